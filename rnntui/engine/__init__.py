@@ -1,0 +1,45 @@
+"""rnntui's engine: the minimal char-RNN, pure NumPy (plus compiled inner loops).
+
+Public API::
+
+    from rnntui.engine import Config, Corpus, Trainer
+    trainer = Trainer(Corpus.from_path("input.txt"), Config(hidden_size=100))
+    record = trainer.step()          # immutable StepRecord
+    text = trainer.sample(200)       # never changes training
+    trainer.save("run.npz"); Trainer.load("run.npz", corpus)
+
+This package imports no UI library.
+"""
+
+from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .config import Config
+from .corpus import Corpus
+from .errors import CheckpointError, ConfigError, CorpusError, RnntuiError
+from .gradcheck import GradCheckResult, gradcheck
+from .history import Event, History
+from .model import PARAM_NAMES, Layout, Pass, loss_and_grads
+from .record import StepRecord
+from .trainer import Trainer, TrainerState
+
+__all__ = [
+    "PARAM_NAMES",
+    "CheckpointError",
+    "Config",
+    "ConfigError",
+    "Corpus",
+    "CorpusError",
+    "Event",
+    "GradCheckResult",
+    "History",
+    "Layout",
+    "Pass",
+    "RnntuiError",
+    "StepRecord",
+    "Trainer",
+    "TrainerState",
+    "gradcheck",
+    "load_checkpoint",
+    "loss_and_grads",
+    "read_checkpoint",
+    "save_checkpoint",
+]

@@ -1,0 +1,206 @@
+"""The training text, encoded once into a compact integer array."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CorpusError
+
+_CHUNK = 1 << 24  # bytes decoded at a time on the general path (16 MiB)
+_N_CODEPOINTS = 0x110000  # every Unicode code point
+
+
+def _code_dtype(vocab_size: int) -> np.dtype:
+    """Smallest unsigned dtype that holds indices 0..vocab_size-1."""
+    if vocab_size <= 256:
+        return np.dtype(np.uint8)
+    if vocab_size <= 65536:
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint32)
+
+
+@dataclass(frozen=True, eq=False)
+class Corpus:
+    """A text as indices into its vocabulary.
+
+    ``vocab`` is the sorted list of distinct characters; ``data[i]`` is the
+    index of the i-th character of the text (read-only array of the smallest
+    unsigned dtype that fits). ``fingerprint`` is the sha256 of the text
+    encoded as UTF-8, so a checkpoint can tell whether it belongs to a corpus.
+    """
+
+    name: str  # shown in the UI: the file name, or "<text>"
+    vocab: tuple[str, ...]  # sorted distinct characters; index i is vocab[i]
+    data: np.ndarray = field(repr=False)  # (N,) indices, read-only
+    fingerprint: str = field(repr=False)  # sha256 hex of the UTF-8 text
+
+    @classmethod
+    def from_text(cls, text: str, name: str = "<text>") -> "Corpus":
+        """Build a corpus from a string (at least 2 characters)."""
+        if not isinstance(text, str):
+            raise CorpusError(f"corpus text must be a str, got {type(text).__name__}")
+        _check_length(name, len(text))
+        if "\x00" in text:
+            raise CorpusError(f"{name} looks binary (NUL character at offset {text.index(chr(0))}); give a text file")
+        utf8 = text.encode("utf-8", errors="surrogatepass")
+        points = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+        counts = np.bincount(points, minlength=_N_CODEPOINTS)
+        vocab, lut = _vocab_and_lut(counts)
+        data = lut[points]
+        return cls._make(name, vocab, data, hashlib.sha256(utf8).hexdigest())
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], encoding: str = "utf-8") -> "Corpus":
+        """Read and encode a text file.
+
+        Raises :class:`CorpusError` (one line naming the problem and the fix)
+        for a missing path, a directory, an unreadable, empty, binary or
+        one-character file, an unknown encoding, or bytes that are not valid in
+        ``encoding``.
+        """
+        path = Path(path)
+        name = path.name or str(path)
+        codec = _lookup_codec(encoding)
+        raw = _read_bytes(path)
+        if len(raw) == 0:
+            raise CorpusError(f"{path} is empty; a corpus needs at least 2 characters of text")
+        if "\x00".encode(codec.name) == b"\x00":
+            nul = raw.find(b"\x00")
+            if nul >= 0:
+                raise CorpusError(f"{path} looks binary (NUL byte at offset {nul}); give a text file")
+        if codec.name in ("utf-8", "ascii", "latin-1", "iso8859-1"):
+            fast = _single_byte_fast_path(raw, codec.name)
+            if fast is not None:
+                points, fingerprint = fast
+                counts = np.bincount(points, minlength=256)
+                vocab, lut = _vocab_and_lut(counts)
+                _check_length(str(path), len(points))
+                return cls._make(name, vocab, lut[points], fingerprint)
+        return cls._from_bytes_chunked(path, name, raw, codec)
+
+    @classmethod
+    def _from_bytes_chunked(cls, path: Path, name: str, raw: bytes, codec: codecs.CodecInfo) -> "Corpus":
+        """General path: two passes of incremental decoding (vocabulary, then indices)."""
+        counts = np.zeros(_N_CODEPOINTS, dtype=np.int64)
+        total = 0
+        for points in _decoded_chunks(path, raw, codec):
+            counts += np.bincount(points, minlength=_N_CODEPOINTS)
+            total += len(points)
+        _check_length(str(path), total)
+        if counts[0]:
+            raise CorpusError(f"{path} looks binary (it decodes to NUL characters); give a text file")
+        vocab, lut = _vocab_and_lut(counts)
+        data = np.empty(total, dtype=lut.dtype)
+        digest = hashlib.sha256()
+        at = 0
+        for points in _decoded_chunks(path, raw, codec):
+            data[at : at + len(points)] = lut[points]
+            digest.update(points.tobytes().decode("utf-32-le").encode("utf-8", errors="surrogatepass"))
+            at += len(points)
+        return cls._make(name, vocab, data, digest.hexdigest())
+
+    @classmethod
+    def _make(cls, name: str, vocab: tuple[str, ...], data: np.ndarray, fingerprint: str) -> "Corpus":
+        data = np.ascontiguousarray(data)
+        data.flags.writeable = False
+        return cls(name=name, vocab=vocab, data=data, fingerprint=fingerprint)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def vocab_size(self) -> int:
+        """V, the number of distinct characters."""
+        return len(self.vocab)
+
+    def decode(self, start: int, stop: int) -> str:
+        """The text of characters ``start`` to ``stop`` (a slice, clipped to the corpus)."""
+        return "".join(self.vocab[int(i)] for i in self.data[max(start, 0) : max(stop, 0)])
+
+    def encode(self, text: str) -> np.ndarray:
+        """Indices of ``text``; every character must be in the vocabulary."""
+        index = {ch: i for i, ch in enumerate(self.vocab)}
+        missing = sorted({ch for ch in text if ch not in index})
+        if missing:
+            raise CorpusError(f"characters not in the corpus vocabulary: {''.join(missing)!r}")
+        return np.array([index[ch] for ch in text], dtype=np.int64)
+
+
+def _check_length(label: str, n: int) -> None:
+    if n == 0:
+        raise CorpusError(f"{label} is empty; a corpus needs at least 2 characters of text")
+    if n < 2:
+        raise CorpusError(f"{label} has only 1 character; a corpus needs at least 2 characters of text")
+
+
+def _lookup_codec(encoding: str) -> codecs.CodecInfo:
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise CorpusError(f"unknown encoding {encoding!r}; pass --encoding with a codec name such as utf-8 or latin-1") from None
+    if not getattr(codec, "_is_text_encoding", True):
+        raise CorpusError(f"{encoding!r} is not a text encoding; pass --encoding with a codec name such as utf-8 or latin-1")
+    return codec
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise CorpusError(f"{path}: no such file; check the path (run without a FILE to use the built-in corpus)")
+    if path.is_dir():
+        raise CorpusError(f"{path} is a directory; give a text file inside it")
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise CorpusError(f"{path}: permission denied; make the file readable") from None
+    except OSError as err:
+        raise CorpusError(f"{path}: cannot read ({err.strerror}); check the file") from None
+
+
+def _single_byte_fast_path(raw: bytes, codec_name: str) -> tuple[np.ndarray, str] | None:
+    """Code points straight from the bytes when each byte is one character.
+
+    ASCII-only UTF-8 (and any Latin-1) needs no decoding: the bytes are the
+    code points. Returns None when the general path is needed.
+    """
+    points = np.frombuffer(raw, dtype=np.uint8)
+    if codec_name == "latin-1" or codec_name == "iso8859-1":
+        return points, hashlib.sha256(raw.decode("latin-1").encode("utf-8")).hexdigest()
+    if raw.isascii():
+        return points, hashlib.sha256(raw).hexdigest()
+    return None
+
+
+def _decoded_chunks(path: Path, raw: bytes, codec: codecs.CodecInfo):
+    """Yield the code points (uint32 arrays) of ``raw`` decoded chunk by chunk."""
+    decoder = codec.incrementaldecoder("strict")
+    view = memoryview(raw)
+    for start in range(0, len(raw), _CHUNK):
+        chunk = view[start : start + _CHUNK]
+        final = start + _CHUNK >= len(raw)
+        pending = len(decoder.getstate()[0])
+        try:
+            text = decoder.decode(chunk, final=final)
+        except UnicodeDecodeError as err:
+            offset = start - pending + err.start
+            bad = raw[offset : offset + 1]
+            raise CorpusError(
+                f"{path} is not valid {codec.name} at byte offset {offset} (byte 0x{bad.hex()}); "
+                f"pass --encoding with the file's encoding, e.g. --encoding latin-1"
+            ) from None
+        if text:
+            yield np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+
+
+def _vocab_and_lut(counts: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """Sorted vocabulary from per-code-point counts, and a code point -> index table."""
+    present = np.flatnonzero(counts)
+    vocab = tuple(chr(int(c)) for c in present)
+    lut = np.zeros(len(counts), dtype=_code_dtype(len(vocab)))
+    lut[present] = np.arange(len(vocab), dtype=lut.dtype)
+    return vocab, lut

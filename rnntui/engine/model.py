@@ -1,0 +1,203 @@
+"""The char-RNN's math: parameters, forward and backward over one window, sampling.
+
+Nothing here knows about data pointers, optimisers or history (see trainer.py).
+
+Shapes: V = vocabulary size, H = hidden size, T = window length.
+Biases are flat vectors: bh is (H,), by is (V,). All five parameters live as
+views in one contiguous float64 buffer, so clipping and Adagrad are a few
+whole-buffer operations (element-wise, so results equal per-parameter updates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .kernels import backward_recurrence, forward_recurrence, scatter_columns, softmax_loss
+
+PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each parameter sits in a flat buffer of ``size`` float64 values."""
+
+    vocab_size: int  # V
+    hidden_size: int  # H
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        V, H = self.vocab_size, self.hidden_size
+        return {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H,), "by": (V,)}
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """Start index of each parameter in the flat buffer, in PARAM_NAMES order."""
+        sizes = [int(np.prod(s)) for s in self.shapes.values()]
+        return np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+
+    @property
+    def size(self) -> int:
+        return sum(int(np.prod(s)) for s in self.shapes.values())
+
+    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Named views (no copies) into ``flat``."""
+        out = {}
+        for name, start in zip(PARAM_NAMES, self.offsets):
+            shape = self.shapes[name]
+            out[name] = flat[start : start + int(np.prod(shape))].reshape(shape)
+        return out
+
+    def flatten(self, named: dict[str, np.ndarray]) -> np.ndarray:
+        """A new flat buffer holding copies of the named arrays."""
+        flat = np.empty(self.size, dtype=np.float64)
+        views = self.views(flat)
+        for name in PARAM_NAMES:
+            arr = np.asarray(named[name], dtype=np.float64)
+            if arr.size != views[name].size:
+                raise ValueError(f"{name} has shape {arr.shape}, expected {views[name].shape}")
+            views[name][...] = arr.reshape(views[name].shape)
+        return flat
+
+
+def init_params(layout: Layout, seed: int) -> np.ndarray:
+    """Flat buffer of fresh parameters: N(0, 1) * 0.01 weights drawn Wxh, Whh, Why; zero biases."""
+    rng = np.random.default_rng(seed)
+    flat = np.zeros(layout.size, dtype=np.float64)
+    views = layout.views(flat)
+    for name in ("Wxh", "Whh", "Why"):
+        views[name][...] = rng.standard_normal(views[name].shape) * 0.01
+    return flat
+
+
+class Intermediates(NamedTuple):
+    """Per-timestep values of one forward/backward pass (row t is timestep t)."""
+
+    hs_full: np.ndarray  # (T+1, H) row 0 is hprev, row t+1 is h_t
+    wxh_x: np.ndarray  # (T, H) Wxh x_t, the gathered input column
+    whh_h: np.ndarray  # (T, H) Whh h_{t-1}
+    ps: np.ndarray  # (T, V) softmax probabilities p_t
+    losses: np.ndarray  # (T,) -ln p_t[target_t]
+    dh_out: np.ndarray  # (T, H) Why^T dy_t, the part of dL/dh_t from the output at t
+    dh: np.ndarray  # (T, H) dL/dh_t, output part plus what flows back from t+1
+    dhraw: np.ndarray  # (T, H) dL/d(pre-activation) = (1 - h_t^2) * dh_t
+
+
+class Pass(NamedTuple):
+    """Result of :func:`loss_and_grads`; unpacks as ``loss, grads, h_last, cache``."""
+
+    loss: float  # sum of -ln p over the window
+    grads: dict[str, np.ndarray]  # raw (unclipped) gradients keyed like params
+    h_last: np.ndarray  # (H,) h_{T-1}, the next window's hprev
+    cache: Intermediates
+
+
+def forward_backward(
+    P: dict[str, np.ndarray],
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    hprev: np.ndarray,
+    G: dict[str, np.ndarray],
+) -> tuple[float, Intermediates]:
+    """Loss and raw gradients of one window, written into the arrays of ``G``.
+
+    Everything but the recurrence is batched over the window: the input
+    columns are gathered, logits/softmax/loss come from one matrix product,
+    and the weight gradients are sums of products over all timesteps at once.
+    The recurrence itself runs in compiled loops (kernels.py).
+    """
+    Wxh, Whh, Why, bh, by = (P[k] for k in PARAM_NAMES)
+    T = len(inputs)
+    H = Whh.shape[0]
+
+    # forward: h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)
+    wxh_x = Wxh.T[inputs]  # (T, H)
+    pre_in = wxh_x + bh  # (T, H)
+    hs_full = np.empty((T + 1, H))  # (T+1, H)
+    hs_full[0] = hprev
+    whh_h = np.empty((T, H))  # (T, H)
+    forward_recurrence(Whh, pre_in, hs_full, whh_h)
+    hs = hs_full[1:]  # (T, H)
+
+    # output: y_t = Why h_t + by; p_t = softmax(y_t); loss_t = -ln p_t[target]
+    ys = hs @ Why.T  # (T, V)
+    ys += by
+    ps = np.empty_like(ys)  # (T, V)
+    dy = np.empty_like(ys)  # (T, V) dL/dy_t = p_t - onehot(target_t)
+    losses = np.empty(T)  # (T,)
+    softmax_loss(ys, targets, ps, dy, losses)
+    loss = float(losses.sum())
+
+    # backward through time
+    np.dot(dy.T, hs, out=G["Why"])
+    np.sum(dy, axis=0, out=G["by"])
+    dh_out = dy @ Why  # (T, H)
+    dtanh = 1.0 - hs * hs  # (T, H)
+    dh = np.empty((T, H))  # (T, H)
+    dhraw = np.empty((T, H))  # (T, H)
+    backward_recurrence(Whh, dh_out, dtanh, dh, dhraw)
+    np.sum(dhraw, axis=0, out=G["bh"])
+    np.dot(dhraw.T, hs_full[:-1], out=G["Whh"])
+    scatter_columns(dhraw, inputs, G["Wxh"])
+
+    cache = Intermediates(hs_full, wxh_x, whh_h, ps, losses, dh_out, dh, dhraw)
+    return loss, cache
+
+
+def loss_and_grads(
+    params: dict[str, np.ndarray],
+    inputs,
+    targets,
+    hprev: np.ndarray,
+) -> Pass:
+    """Loss, raw gradients, last hidden state and per-timestep intermediates of one window.
+
+    ``params`` maps Wxh (H, V), Whh (H, H), Why (V, H), bh (H,), by (V,) to
+    arrays (bh/by may also be columns); ``inputs``/``targets`` are index
+    sequences of equal length T; ``hprev`` is the incoming hidden state (H,).
+    Returns ``Pass(loss, grads, h_last, cache)``; ``grads`` holds new arrays
+    shaped like the flat-bias convention, ``loss`` is the sum over the window.
+    """
+    inputs = np.asarray(inputs, dtype=np.intp)
+    targets = np.asarray(targets, dtype=np.intp)
+    if inputs.shape != targets.shape or inputs.ndim != 1 or len(inputs) == 0:
+        raise ValueError("inputs and targets must be 1-D index sequences of the same non-zero length")
+    H, V = np.shape(params["Wxh"])
+    layout = Layout(vocab_size=V, hidden_size=H)
+    P = layout.views(layout.flatten(params))
+    G = layout.views(np.zeros(layout.size))
+    hprev = np.asarray(hprev, dtype=np.float64).reshape(H)
+    loss, cache = forward_backward(P, inputs, targets, hprev, G)
+    return Pass(loss, G, cache.hs_full[-1].copy(), cache)
+
+
+def softmax_probs(y: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(y / temperature) as a new array."""
+    z = y / temperature
+    z = np.exp(z - z.max())
+    return z / z.sum()
+
+
+def sample_indices(
+    P: dict[str, np.ndarray],
+    h: np.ndarray,
+    seed_ix: int,
+    n: int,
+    temperature: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draw ``n`` indices, feeding each drawn character back in, from hidden state ``h``."""
+    Wxh, Whh, Why, bh, by = (P[k] for k in PARAM_NAMES)
+    h = np.array(h, dtype=np.float64)
+    x = int(seed_ix)
+    out = np.empty(n, dtype=np.intp)
+    uniforms = rng.random(n)
+    for i in range(n):
+        h = np.tanh(Wxh[:, x] + Whh @ h + bh)
+        p = softmax_probs(Why @ h + by, temperature)
+        x = int(np.searchsorted(np.cumsum(p), uniforms[i] * p.sum(), side="right"))
+        x = min(x, len(p) - 1)
+        out[i] = x
+    return out
