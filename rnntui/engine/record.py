@@ -49,6 +49,7 @@ class StepRecord:
     dh_norms: np.ndarray  # (T,) ||dL/dh_t||, gradient flow through time
     loss: float  # sum of losses over the window
     smooth_loss: float  # 0.999 * previous + 0.001 * loss
+    smooth_loss_before: float  # smooth loss before this iteration (for spike detection)
     grad_norms: Mapping[str, float]  # L2 norm of the raw gradient
     clipped_norms: Mapping[str, float]  # L2 norm after clipping
     clip_fractions: Mapping[str, float]  # fraction of elements clipped

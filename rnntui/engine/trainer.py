@@ -129,6 +129,7 @@ class Trainer:
         loss, cache = forward_backward(self._P, inputs, targets, hprev, self._G)
         stats = self._clip_and_update(cfg.learning_rate, cfg.clip)
 
+        smooth_before = self.smooth_loss
         self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001
         self.hprev = cache.hs_full[-1].copy()
         self.position = p + T
@@ -155,6 +156,7 @@ class Trainer:
             dh_norms=frozen(np.sqrt(np.einsum("th,th->t", cache.dh, cache.dh))),
             loss=loss,
             smooth_loss=self.smooth_loss,
+            smooth_loss_before=smooth_before,
             grad_norms=frozen_map(stats["grad"]),
             clipped_norms=frozen_map(stats["clipped"]),
             clip_fractions=frozen_map(stats["fractions"]),
@@ -248,6 +250,7 @@ class Trainer:
             position=self.position,
             iteration=self.iteration,
             smooth_loss=self.smooth_loss,
+            smooth_loss_before=smooth_before,
             config=self.config,
         )
 

@@ -1,0 +1,1 @@
+"""The Textual debugger UI. It reads only the engine's immutable StepRecords."""

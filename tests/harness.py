@@ -1,0 +1,66 @@
+"""A small app that shows one panel fed a fixed record, for panel tests and snapshots."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.app import App, ComposeResult
+
+from rnntui.engine import Config, Corpus, StepRecord, Trainer
+from rnntui.tui.base import Panel, RunInfo
+
+HARNESS_TEXT = (
+    "Tick, tock, the clock counts: one, two, three.\n"
+    "\tIndented line with (brackets [nested {deep}]).\n"
+    "Café naïve — ünïcödé; 日本 wide.\n"
+)
+
+
+def fixed_run(steps: int = 5, hidden_size: int = 16, seq_length: int = 12) -> tuple[Trainer, list[StepRecord]]:
+    """A deterministic small run: the harness text, seed 0, ``steps`` iterations."""
+    corpus = Corpus.from_text(HARNESS_TEXT, name="harness.txt")
+    trainer = Trainer(corpus, Config(hidden_size=hidden_size, seq_length=seq_length, sample_every=0))
+    records = [trainer.step() for _ in range(steps)]
+    return trainer, records
+
+
+class PanelHarness(App):
+    """Mounts one panel full-screen and sets its record, cursor and unit."""
+
+    CSS = "Screen { layout: vertical; } Panel { height: 1fr; }"
+
+    def __init__(
+        self,
+        make_panel: Callable[[RunInfo], Panel],
+        record: StepRecord | None,
+        info: RunInfo,
+        cursor_t: int = 0,
+        unit: int = 0,
+    ) -> None:
+        super().__init__()
+        self._make_panel = make_panel
+        self._record = record
+        self._info = info
+        self._cursor_t = cursor_t
+        self._unit = unit
+
+    def compose(self) -> ComposeResult:
+        yield self._make_panel(self._info)
+
+    def on_mount(self) -> None:
+        panel = self.query_one(Panel)
+        panel.record = self._record
+        panel.cursor_t = self._cursor_t
+        panel.unit = self._unit
+        panel.focus()
+
+    @property
+    def panel(self) -> Panel:
+        return self.query_one(Panel)
+
+
+def harness_for(make_panel: Callable[[RunInfo], Panel], steps: int = 5, **kwargs) -> PanelHarness:
+    """A PanelHarness over ``fixed_run(steps)``'s last record."""
+    trainer, records = fixed_run(steps)
+    info = RunInfo(corpus=trainer.corpus, hidden_size=trainer.config.hidden_size)
+    return PanelHarness(make_panel, records[-1] if records else None, info, **kwargs)
