@@ -250,7 +250,6 @@ class Trainer:
             position=self.position,
             iteration=self.iteration,
             smooth_loss=self.smooth_loss,
-            smooth_loss_before=smooth_before,
             config=self.config,
         )
 
