@@ -193,6 +193,11 @@ def _decoded_chunks(path: Path, raw: bytes, codec: codecs.CodecInfo):
                 f"{path} is not valid {codec.name} at byte offset {offset} (byte 0x{bad.hex()}); "
                 f"pass --encoding with the file's encoding, e.g. --encoding latin-1"
             ) from None
+        except UnicodeError as err:  # e.g. utf-16 without a byte-order mark
+            raise CorpusError(
+                f"{path} cannot be decoded as {codec.name} ({err}); "
+                f"pass --encoding with the file's encoding, e.g. --encoding utf-16-le"
+            ) from None
         if text:
             yield np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
 

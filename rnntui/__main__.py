@@ -1,0 +1,8 @@
+"""``python -m rnntui``: the same as the ``rnntui`` command."""
+
+import sys
+
+from rnntui.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

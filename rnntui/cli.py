@@ -1,0 +1,660 @@
+"""The ``rnntui`` command.
+
+Two forms::
+
+    rnntui [FILE] [options]          open the debugger on FILE
+    rnntui train [FILE] [options]    train without the UI, printing progress
+
+Without FILE both use the built-in corpus. Every problem with the user's input
+(an engine ``RnntuiError`` or a bad flag) ends the program with one line on
+stderr and exit status 2. The ``train`` path never imports the UI library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib.resources
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+import numpy as np
+
+from rnntui.engine import (
+    PARAM_NAMES,
+    CheckpointError,
+    Config,
+    Corpus,
+    RnntuiError,
+    StepRecord,
+    Trainer,
+    gradcheck,
+    loss_and_grads,
+)
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # training diverged, or the gradient check failed
+EXIT_USAGE = 2  # bad input: corpus, flag value, checkpoint, breakpoint
+EXIT_BREAKPOINT = 3  # a --break condition stopped the run
+EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT, as shells report it)
+
+DEFAULT_ITERATIONS = 1000
+GRADCHECK_TOLERANCE = 1e-5
+GRADCHECK_STEP = 1e-5
+PROGRESS_FALLBACK_EVERY = 100  # progress line interval when sample_every is 0
+BAR_REFRESH_SECONDS = 0.1  # the progress bar is redrawn at most ~10 times a second
+BAR_WIDTH = 24
+
+STRUCTURAL_FIELDS = ("hidden_size", "seq_length", "seed")  # fixed once a run has started
+ADJUSTABLE_FIELDS = ("learning_rate", "clip", "temperature", "sample_every", "sample_length")
+
+_DEFAULTS = Config()
+CONFIG_FLAGS: tuple[tuple[str, type, str, str], ...] = (
+    ("hidden_size", int, "H", f"neurons in the tanh layer (default {_DEFAULTS.hidden_size})"),
+    ("seq_length", int, "T", f"characters per truncated-BPTT window (default {_DEFAULTS.seq_length})"),
+    ("learning_rate", float, "LR", f"Adagrad step size (default {_DEFAULTS.learning_rate})"),
+    ("clip", float, "C", f"clip every gradient element to [-C, C] (default {_DEFAULTS.clip:g})"),
+    ("seed", int, "N", f"seed of the weight initialisation and sampler (default {_DEFAULTS.seed})"),
+    ("sample_every", int, "N", f"iterations between samples, 0 = never (default {_DEFAULTS.sample_every})"),
+    ("sample_length", int, "N", f"characters per sample (default {_DEFAULTS.sample_length})"),
+    ("temperature", float, "TEMP", f"sampling temperature (default {_DEFAULTS.temperature:g})"),
+)
+
+
+# --- argument parsing ---------------------------------------------------------
+
+
+def _non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
+    """FILE, one flag per Config field, --encoding, --resume and --break."""
+    parser.add_argument("file", nargs="?", metavar="FILE", help="training text (default: the built-in corpus)")
+    group = parser.add_argument_group("model and training")
+    for name, kind, metavar, help_text in CONFIG_FLAGS:
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(flag, dest=name, type=kind, metavar=metavar, default=None, help=help_text)
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of FILE (default utf-8)")
+    parser.add_argument(
+        "--resume",
+        metavar="CKPT",
+        help="continue from a checkpoint; --learning-rate, --clip, --temperature, --sample-every and "
+        "--sample-length may be changed, --hidden-size, --seq-length and --seed must match it",
+    )
+    parser.add_argument(
+        "--break",
+        dest="breaks",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="stop when EXPR holds (repeatable)",
+    )
+
+
+def build_app_parser() -> argparse.ArgumentParser:
+    """Parser of ``rnntui [FILE] [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="rnntui",
+        description="A terminal visual debugger for character-level RNNs.",
+        epilog="To train without the UI: rnntui train [FILE] [options] (see rnntui train --help). "
+        "A corpus file named 'train' can be given as ./train.",
+    )
+    _add_shared_arguments(parser)
+    return parser
+
+
+def build_train_parser() -> argparse.ArgumentParser:
+    """Parser of ``rnntui train [FILE] [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="rnntui train",
+        description="Train the char-RNN without the UI, printing progress and samples.",
+        epilog="Exit status: 0 done, 1 diverged or gradient check failed, 2 bad input, "
+        "3 stopped by --break, 130 interrupted (Ctrl+C).",
+    )
+    _add_shared_arguments(parser)
+    run = parser.add_argument_group("headless run")
+    run.add_argument(
+        "--iterations",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help=f"iterations to run in this invocation (default {DEFAULT_ITERATIONS})",
+    )
+    run.add_argument(
+        "--log",
+        metavar="FILE",
+        help="write one JSON object per iteration (appended to when resuming)",
+    )
+    run.add_argument(
+        "--save",
+        metavar="CKPT",
+        help="save a checkpoint at the end, on Ctrl+C, on divergence and when a breakpoint stops the run",
+    )
+    run.add_argument(
+        "--gradcheck",
+        action="store_true",
+        help="check the gradients on the next window instead of training; exit 0 if they pass, else 1",
+    )
+    run.add_argument("--quiet", action="store_true", help="print only errors and the final summary line")
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """Parse ``argv``; return argparse's exit status instead of raising SystemExit."""
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+
+
+def _check_train_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Reject flag combinations that make no sense (argparse-style error, exit 2)."""
+    if args.gradcheck:
+        clashing = [flag for flag, value in (("--iterations", args.iterations), ("--log", args.log),
+                                             ("--save", args.save), ("--break", args.breaks)) if value]
+        if clashing:
+            parser.error(f"--gradcheck checks gradients without training; drop {', '.join(clashing)}")
+
+
+# --- entry point ----------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``rnntui`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "train":
+            return _train_command(argv[1:])
+        return _app_command(argv)
+    except RnntuiError as err:
+        _error(str(err))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAILED
+
+
+def _train_command(argv: list[str]) -> int:
+    """``rnntui train``: headless training or a gradient check."""
+    parser = build_train_parser()
+    args = _parse(parser, argv)
+    if isinstance(args, int):
+        return args
+    try:
+        _check_train_flags(parser, args)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    trainer = build_trainer(args)
+    if args.gradcheck:
+        return run_gradcheck(trainer, quiet=args.quiet)
+    breakpoints = load_breakpoints(args.breaks)
+    _check_writable(args.save, "--save")
+    _check_writable(args.log, "--log")
+    return run_training(trainer, args, breakpoints)
+
+
+def _app_command(argv: list[str]) -> int:
+    """``rnntui [FILE]``: build the trainer, then hand over to the debugger UI."""
+    args = _parse(build_app_parser(), argv)
+    if isinstance(args, int):
+        return args
+    trainer = build_trainer(args)
+    load_breakpoints(args.breaks)  # validate now, so a typo fails before the UI opens
+    try:
+        from rnntui.tui.app import run_app
+    except ModuleNotFoundError as err:
+        if err.name not in ("rnntui.tui.app", "textual"):
+            raise
+        raise RnntuiError(f"the debugger UI is not available ({err}); use 'rnntui train' instead") from None
+    status = run_app(trainer, breakpoints=list(args.breaks), notice=trainer.window_notice, checkpoint=args.resume)
+    return EXIT_OK if status is None else int(status)
+
+
+def _error(message: str) -> None:
+    """Print ``rnntui: error: message`` as one line on stderr."""
+    print(f"rnntui: error: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+def _one_line(text: str) -> str:
+    """Collapse line breaks so a message always fits one line."""
+    return " ".join(text.split("\n")).strip()
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (``rnntui train | head``), send further output nowhere."""
+    try:
+        devnull = open("/dev/null", "w")  # noqa: SIM115 - lives until exit
+        sys.stdout = devnull
+    except OSError:
+        pass
+
+
+# --- corpus, config, checkpoint ----------------------------------------------------
+
+
+def builtin_corpus_path() -> Path:
+    """Path of the corpus shipped with the package (``rnntui/data/default.txt``)."""
+    try:
+        return Path(str(importlib.resources.files("rnntui") / "data" / "default.txt"))
+    except (TypeError, NotADirectoryError, ModuleNotFoundError):
+        return Path(__file__).resolve().parent / "data" / "default.txt"
+
+
+def load_corpus(file: str | None, encoding: str) -> Corpus:
+    """The corpus in ``file``, or the built-in one (named ``default.txt (built-in)``)."""
+    if file is not None:
+        return Corpus.from_path(file, encoding=encoding)
+    path = builtin_corpus_path()
+    if not path.is_file():
+        raise RnntuiError(f"the built-in corpus {path} is missing from this installation; give a FILE to train on")
+    corpus = Corpus.from_path(path, encoding="utf-8")
+    return dataclasses.replace(corpus, name=f"{path.name} (built-in)")
+
+
+def typed_config_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The Config fields the user actually gave on the command line."""
+    return {name: getattr(args, name) for name, *_ in CONFIG_FLAGS if getattr(args, name) is not None}
+
+
+def build_trainer(args: argparse.Namespace) -> Trainer:
+    """A fresh Trainer from FILE and the flags, or one resumed from ``--resume``.
+
+    Raises an ``RnntuiError`` for a bad corpus, a bad value, a bad checkpoint,
+    or a structural flag (hidden size, window, seed) that contradicts the checkpoint.
+    """
+    given = typed_config_values(args)
+    config = Config(**given)  # validates every value before the (slower) corpus load
+    corpus = load_corpus(args.file, args.encoding)
+    if args.resume is None:
+        return Trainer(corpus, config)
+    trainer = Trainer.load(args.resume, corpus)
+    _check_structural(trainer.config, given, args.resume)
+    changes = {name: value for name, value in given.items() if name in ADJUSTABLE_FIELDS}
+    if changes:
+        trainer.set_hyperparameters(**changes)
+    return trainer
+
+
+def _check_structural(saved: Config, given: dict[str, Any], checkpoint: str) -> None:
+    """Refuse --hidden-size/--seq-length/--seed values that differ from the checkpoint's."""
+    for name in STRUCTURAL_FIELDS:
+        if name in given and given[name] != getattr(saved, name):
+            flag = "--" + name.replace("_", "-")
+            raise CheckpointError(
+                f"{flag} {given[name]} differs from {checkpoint}, which was trained with {name} "
+                f"{getattr(saved, name)}; drop {flag} to resume, or start a new run without --resume"
+            )
+
+
+def _check_writable(path: str | None, flag: str) -> None:
+    """Fail before training when an output file's folder does not exist."""
+    if path is None:
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise RnntuiError(f"{flag} {path}: folder {folder} does not exist; create it or choose another path")
+    if target.is_dir():
+        raise RnntuiError(f"{flag} {path} is a directory; give a file name")
+
+
+# --- breakpoints -------------------------------------------------------------------
+
+
+def load_breakpoints(texts: list[str]) -> list[tuple[str, Any]]:
+    """Parse each ``--break`` text into ``(text, breakpoint)``.
+
+    Uses ``rnntui.engine.breakpoints.parse_breakpoint``, which raises an
+    ``RnntuiError`` listing the valid forms. Where that module is absent,
+    prints a warning and returns no breakpoints.
+    """
+    if not texts:
+        return []
+    try:
+        from rnntui.engine.breakpoints import parse_breakpoint
+    except ModuleNotFoundError as err:
+        if err.name != "rnntui.engine.breakpoints":
+            raise
+        print("rnntui: warning: breakpoints are not available in this build; ignoring --break", file=sys.stderr)
+        return []
+    return [(text, parse_breakpoint(text)) for text in texts]
+
+
+def first_breakpoint_hit(breakpoints: list[tuple[str, Any]], record: StepRecord) -> tuple[str, str] | None:
+    """``(text, reason)`` of the first breakpoint that fires on ``record``, or None."""
+    for text, breakpoint in breakpoints:
+        reason = breakpoint.check(record)
+        if reason:
+            return text, reason
+    return None
+
+
+# --- metrics log ---------------------------------------------------------------------
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no NaN or infinity: non-finite numbers are written as null."""
+    return value if math.isfinite(value) else None
+
+
+def metrics_json(record: StepRecord) -> str:
+    """One JSON line of the log: iteration, loss, smooth_loss, grad_norm, clipped_norm."""
+    entry = {
+        "iteration": record.iteration,
+        "loss": _finite_or_none(record.loss),
+        "smooth_loss": _finite_or_none(record.smooth_loss),
+        "grad_norm": {name: _finite_or_none(record.grad_norms[name]) for name in PARAM_NAMES},
+        "clipped_norm": {name: _finite_or_none(record.clipped_norms[name]) for name in PARAM_NAMES},
+    }
+    return json.dumps(entry, allow_nan=False)
+
+
+def open_log(path: str, append: bool) -> TextIO:
+    """Open the metrics log; an OSError becomes a one-line RnntuiError."""
+    try:
+        return open(path, "a" if append else "w", encoding="utf-8")
+    except OSError as err:
+        raise RnntuiError(f"cannot write --log {path} ({err.strerror}); choose another path") from None
+
+
+# --- progress output -------------------------------------------------------------------
+
+
+class Progress:
+    """Prints what a headless run shows: samples, ``iter N, loss L`` lines and a progress bar.
+
+    Lines go to stdout. The one-line bar goes to stderr, only when stderr is a
+    terminal, and is redrawn at most every BAR_REFRESH_SECONDS.
+    """
+
+    def __init__(self, trainer: Trainer, total: int, quiet: bool) -> None:
+        self.trainer = trainer
+        self.total = total
+        self.quiet = quiet
+        self.bar = not quiet and sys.stderr.isatty()
+        self.done = 0
+        self.started = time.monotonic()
+        self._last_line: tuple[float, int] | None = None  # (time, iteration) of the last progress line
+        self._last_bar = 0.0  # when the bar was last drawn (time.monotonic)
+        self._bar_shown = False  # the bar is on screen and must be erased before other output
+
+    @property
+    def rate(self) -> float:
+        """Iterations per second over this run so far."""
+        elapsed = time.monotonic() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def line(self, text: str) -> None:
+        """Print a line on stdout (clearing the bar first), unless quiet."""
+        if self.quiet:
+            return
+        self.clear_bar()
+        print(text, file=sys.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """Print a note on stderr, unless quiet."""
+        if not self.quiet:
+            self.clear_bar()
+            print(f"note: {text}", file=sys.stderr, flush=True)
+
+    def update(self, record: StepRecord) -> None:
+        """Show what one finished iteration calls for."""
+        self.done += 1
+        if record.sample is not None:
+            self.line("----")
+            self.line(record.sample)
+            self.line("----")
+        interval = self.trainer.config.sample_every or PROGRESS_FALLBACK_EVERY
+        if record.iteration % interval == 0:
+            self.line(f"iter {record.iteration}, loss {record.smooth_loss:.4f}{self._recent_rate()}")
+        if self.bar:
+            self._draw_bar()
+
+    def _recent_rate(self) -> str:
+        """`` (N it/s)`` since the previous progress line; empty for the first line of a run."""
+        now, iteration = time.monotonic(), self.trainer.iteration
+        previous, self._last_line = self._last_line, (now, iteration)
+        if previous is None or now <= previous[0]:
+            return ""
+        return f" ({(iteration - previous[1]) / (now - previous[0]):.0f} it/s)"
+
+    def _draw_bar(self) -> None:
+        now = time.monotonic()
+        if now - self._last_bar < BAR_REFRESH_SECONDS:
+            return
+        self._last_bar = now
+        filled = BAR_WIDTH * self.done // self.total if self.total else BAR_WIDTH
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
+        text = (
+            f"[{bar}] {self.done}/{self.total}  iter {self.trainer.iteration}  "
+            f"loss {self.trainer.smooth_loss:.4f}  {self.rate:.0f} it/s"
+        )
+        sys.stderr.write("\r" + text + "\x1b[K")
+        sys.stderr.flush()
+        self._bar_shown = True
+
+    def clear_bar(self) -> None:
+        """Erase the bar line (before other output, and at the end)."""
+        if self._bar_shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self._bar_shown = False
+
+
+# --- the training run -------------------------------------------------------------------
+
+
+class StopRequest:
+    """Turns the first Ctrl+C into a request to stop after the current iteration.
+
+    A step is never cut in half, so a checkpoint saved on Ctrl+C resumes
+    exactly. A second Ctrl+C raises KeyboardInterrupt at once. Outside the
+    main thread (where signals cannot be handled) this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@dataclass
+class Outcome:
+    """How a training loop ended: ``done``, ``interrupted``, ``diverged`` or ``breakpoint``."""
+
+    kind: str
+    record: StepRecord | None = None  # the last record (for diverged)
+    detail: str = ""  # the breakpoint text and reason
+
+
+def train_loop(
+    trainer: Trainer,
+    iterations: int,
+    breakpoints: list[tuple[str, Any]],
+    on_record: Callable[[StepRecord], None],
+    stop: StopRequest,
+) -> Outcome:
+    """Step ``iterations`` times, or until Ctrl+C, divergence or a breakpoint."""
+    try:
+        for _ in range(iterations):
+            if stop.requested:
+                return Outcome("interrupted")
+            record = trainer.step()
+            on_record(record)
+            if record.nonfinite is not None:
+                return Outcome("diverged", record)
+            hit = first_breakpoint_hit(breakpoints, record)
+            if hit is not None:
+                return Outcome("breakpoint", record, f"{hit[0]!r} ({hit[1]})")
+    except KeyboardInterrupt:
+        return Outcome("interrupted")
+    return Outcome("interrupted" if stop.requested else "done")
+
+
+def run_training(trainer: Trainer, args: argparse.Namespace, breakpoints: list[tuple[str, Any]]) -> int:
+    """Train headless as ``args`` say; print progress and a summary; return the exit status."""
+    total = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
+    progress = Progress(trainer, total, args.quiet)
+    _print_start(progress, trainer, args)
+    log = open_log(args.log, append=args.resume is not None) if args.log else None
+    try:
+
+        def on_record(record: StepRecord) -> None:
+            if log is not None:
+                log.write(metrics_json(record) + "\n")
+            progress.update(record)
+
+        with StopRequest() as stop:
+            outcome = train_loop(trainer, total, breakpoints, on_record, stop)
+    finally:
+        if log is not None:
+            log.close()
+        progress.clear_bar()
+    if args.save:
+        trainer.save(args.save)
+    return _finish(outcome, progress, trainer, args.save)
+
+
+def _print_start(progress: Progress, trainer: Trainer, args: argparse.Namespace) -> None:
+    """The opening lines: corpus, model size, where the run starts, and the short-corpus notice."""
+    corpus, cfg = trainer.corpus, trainer.config
+    progress.line(
+        f"training on {corpus.name}: {len(corpus)} characters, {corpus.vocab_size} distinct; "
+        f"hidden {cfg.hidden_size}, window {trainer.seq_length}, learning rate {cfg.learning_rate:g}"
+    )
+    if args.resume is not None:
+        progress.line(f"resumed from {args.resume} at iteration {trainer.iteration}")
+        if not trainer.checkpoint_fingerprint_matches:
+            print(
+                f"rnntui: warning: {corpus.name} differs from the text {args.resume} was trained on "
+                "(same characters); training continues on the new text",
+                file=sys.stderr,
+            )
+    if trainer.window_notice is not None:
+        progress.note(trainer.window_notice)
+
+
+def _finish(outcome: Outcome, progress: Progress, trainer: Trainer, saved: str | None) -> int:
+    """Print the one-line summary (and the divergence message); return the exit status."""
+    labels = {
+        "done": "done",
+        "interrupted": "interrupted",
+        "diverged": "diverged",
+        "breakpoint": f"stopped by breakpoint {outcome.detail}",
+    }
+    summary = (
+        f"{labels[outcome.kind]}: {progress.done} iterations ({progress.rate:.0f} it/s), "
+        f"now at iteration {trainer.iteration}, smooth loss {trainer.smooth_loss:.4f}"
+    )
+    if saved:
+        summary += f"; saved {saved}"
+    print(summary, file=sys.stdout, flush=True)
+    if outcome.kind == "diverged":
+        record = outcome.record
+        print(
+            f"rnntui: training diverged at iteration {record.iteration} (non-finite {record.nonfinite}); "
+            f"try a lower --learning-rate than {record.learning_rate:g}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_FAILED
+    return {"done": EXIT_OK, "interrupted": EXIT_INTERRUPTED, "breakpoint": EXIT_BREAKPOINT}[outcome.kind]
+
+
+# --- gradient check ----------------------------------------------------------------------
+
+
+def next_window(trainer: Trainer) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """``(position, inputs, targets, hprev)`` of the window the next step would train on."""
+    T = trainer.seq_length
+    data = np.asarray(trainer.corpus.data, dtype=np.intp)
+    position, hprev = trainer.position, np.array(trainer.hprev)
+    if position + T + 1 >= len(data) or trainer.iteration == 0:
+        position, hprev = 0, np.zeros_like(hprev)
+    return position, data[position : position + T], data[position + 1 : position + T + 1], hprev
+
+
+def run_gradcheck(trainer: Trainer, quiet: bool) -> int:
+    """Compare backprop with central differences on the next window; 0 if all pass, else 1."""
+    position, inputs, targets, hprev = next_window(trainer)
+    params = trainer.params
+    results = gradcheck(params, inputs, targets, hprev, step=GRADCHECK_STEP)
+    full = loss_and_grads(params, inputs, targets, hprev)
+    say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
+    say(
+        f"gradient check at iteration {trainer.iteration}: window at position {position}, "
+        f"{len(inputs)} characters, loss {full.loss:.4f}, step {GRADCHECK_STEP:g}"
+    )
+    say(f"{'param':<6} {'max rel err':>12} {'median':>12}")
+    for name, result in results.items():
+        verdict = "ok" if result.passed(GRADCHECK_TOLERANCE) else "FAIL"
+        say(f"{name:<6} {result.max_error:>12.2e} {result.median_error:>12.2e}  {verdict}")
+    for line in _gradcheck_notes(results, full, trainer.config.clip):
+        say(f"note: {line}")
+    worst = max(results.values(), key=lambda r: r.max_error)
+    passed = all(r.passed(GRADCHECK_TOLERANCE) for r in results.values())
+    word = "passed" if passed else "failed"
+    relation = "below" if passed else "not below"
+    print(
+        f"gradcheck {word}: largest relative error {worst.max_error:.2e} ({worst.name}), "
+        f"{relation} {GRADCHECK_TOLERANCE:g}",
+        flush=True,
+    )
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+def _gradcheck_notes(results: dict, full: Any, clip: float) -> list[str]:
+    """Notes on clipping and on failures that lie within floating-point rounding noise."""
+    notes = []
+    over = {name: int(np.count_nonzero(np.abs(full.grads[name]) > clip)) for name in PARAM_NAMES}
+    active = [f"{name} ({count} elements)" for name, count in over.items() if count]
+    if active:
+        notes.append(
+            f"clipping would be active on this window (|gradient| > {clip:g} in {', '.join(active)}); "
+            "the check compares the raw, unclipped gradient"
+        )
+    noise = np.finfo(np.float64).eps * abs(full.loss) / GRADCHECK_STEP
+    for name, result in results.items():
+        if result.passed(GRADCHECK_TOLERANCE):
+            continue
+        i = int(np.argmax(result.errors))
+        difference = abs(result.analytic[i] - result.numeric[i])
+        if difference <= noise:
+            notes.append(
+                f"{name}'s worst element differs by {difference:.1e}, within the rounding noise of a central "
+                f"difference at this loss (about {noise:.1e}): its gradient there is tiny, not necessarily wrong"
+            )
+    return notes

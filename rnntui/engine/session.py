@@ -1,0 +1,169 @@
+"""A training session: the trainer plus what a debugger adds around it.
+
+Session owns the Trainer, the time-travel Timeline, the breakpoints, the
+samples taken so far and the save state. The app and the headless trainer both
+drive training through it; it imports no UI library, so everything here is
+testable headless. Only one thread may call the mutating methods at a time
+(the app's worker while running, the UI thread while paused); the UI thread
+reads ``last_record`` and ``drain_samples()`` at any time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .breakpoints import BreakpointSet
+from .checkpoint import save_checkpoint
+from .record import StepRecord
+from .timeline import Timeline
+from .trainer import Trainer
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A piece of generated text, labelled with when and how it was drawn."""
+
+    iteration: int  # the iteration the model had reached
+    temperature: float
+    text: str
+    on_demand: bool  # True: asked for by the user; False: every sample_every
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Why a run of several iterations ended."""
+
+    steps: int  # iterations taken
+    reason: str  # "paused", "limit", "breakpoint", "diverged"
+    detail: str | None = None  # breakpoint or divergence message
+
+
+class Session:
+    """Trainer + timeline + breakpoints + samples + save state."""
+
+    def __init__(self, trainer: Trainer, breakpoints: BreakpointSet | None = None, keep_samples: int = 50) -> None:
+        self.trainer = trainer
+        self.timeline = Timeline(trainer)
+        self.breakpoints = breakpoints if breakpoints is not None else BreakpointSet()
+        self.last_record: StepRecord | None = None
+        self.stop_reason: str | None = None  # breakpoint/divergence message of the last step, if any
+        self.saved_iteration: int | None = trainer.iteration if trainer.iteration else None
+        self.save_path: Path | None = None
+        self._samples: deque[Sample] = deque(maxlen=keep_samples)
+        self._new_samples: deque[Sample] = deque()
+        self._pending: list[dict[str, object]] = []  # hyperparameter changes queued while running
+        self._lock = threading.Lock()
+
+    # --- stepping ----------------------------------------------------------
+    def step(self) -> StepRecord:
+        """One iteration; collects its sample and checks breakpoints and divergence.
+
+        Hyperparameter changes queued with :meth:`queue_hyperparameters` are
+        applied first, by the thread that steps.
+        """
+        self._apply_pending()
+        record = self.timeline.step()
+        self._accept(record)
+        return record
+
+    def _accept(self, record: StepRecord) -> None:
+        self.last_record = record
+        if record.sample is not None:
+            self._add_sample(Sample(record.iteration, record.sample_temperature or 1.0, record.sample, False))
+        if record.nonfinite is not None:
+            self.stop_reason = f"diverged at iteration {record.iteration}: non-finite {record.nonfinite}"
+        else:
+            self.stop_reason = self.breakpoints.check(record)
+
+    def run(self, limit: int | None, should_stop: Callable[[], bool]) -> RunResult:
+        """Step until ``should_stop()``, ``limit`` iterations, a breakpoint, or divergence."""
+        steps = 0
+        while limit is None or steps < limit:
+            if should_stop():
+                return RunResult(steps, "paused")
+            record = self.step()
+            steps += 1
+            if record.nonfinite is not None:
+                return RunResult(steps, "diverged", self.stop_reason)
+            if self.stop_reason is not None:
+                return RunResult(steps, "breakpoint", self.stop_reason)
+        return RunResult(steps, "limit")
+
+    # --- time travel -------------------------------------------------------
+    def goto(self, iteration: int) -> StepRecord:
+        """Show iteration ``iteration`` again (replayed bit-identically)."""
+        record = self.timeline.goto(iteration)
+        self.last_record = record
+        self.stop_reason = None
+        return record
+
+    def back(self) -> StepRecord:
+        """Step back one iteration."""
+        record = self.timeline.back()
+        self.last_record = record
+        self.stop_reason = None
+        return record
+
+    def set_hyperparameters(self, **changes: object) -> str | None:
+        """Change hyperparameters from the next step on; returns a new-branch message or None.
+
+        Call only while no other thread is stepping; use queue_hyperparameters then.
+        """
+        return self.timeline.set_hyperparameters(**changes)
+
+    def queue_hyperparameters(self, **changes: object) -> None:
+        """Validate changes now and apply them before the next iteration (safe while running)."""
+        self.trainer.config.replace(**changes)  # raises ConfigError on a bad value
+        with self._lock:
+            self._pending.append(dict(changes))
+
+    def _apply_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for changes in pending:
+            self.timeline.set_hyperparameters(**changes)
+
+    # --- samples -----------------------------------------------------------
+    def _add_sample(self, sample: Sample) -> None:
+        with self._lock:
+            self._samples.append(sample)
+            self._new_samples.append(sample)
+
+    def sample_now(self, temperature: float | None = None) -> Sample:
+        """Draw a sample on demand (never changes training)."""
+        cfg = self.trainer.config
+        temperature = cfg.temperature if temperature is None else temperature
+        text = self.trainer.sample(cfg.sample_length, temperature=temperature)
+        sample = Sample(self.trainer.iteration, temperature, text, True)
+        self._add_sample(sample)
+        return sample
+
+    @property
+    def samples(self) -> tuple[Sample, ...]:
+        """The kept samples, oldest first."""
+        with self._lock:
+            return tuple(self._samples)
+
+    def drain_samples(self) -> list[Sample]:
+        """Samples added since the last call (thread-safe)."""
+        with self._lock:
+            new = list(self._new_samples)
+            self._new_samples.clear()
+        return new
+
+    # --- saving ------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        """True when there is progress since the last save (or since start for a new run)."""
+        return self.trainer.iteration != (self.saved_iteration or 0)
+
+    def save(self, path: str | Path) -> Path:
+        """Save a checkpoint atomically, with the breakpoints."""
+        path = save_checkpoint(self.trainer, path, extra={"breakpoints": self.breakpoints.to_array()})
+        self.saved_iteration = self.trainer.iteration
+        self.save_path = Path(path)
+        return self.save_path

@@ -1,0 +1,118 @@
+"""Small modal prompts: a number, a line of text, a yes/no question."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label
+
+DIALOG_CSS = """
+{name} {
+    align: center middle;
+}
+{name} > Vertical {
+    width: 64;
+    max-width: 95%;
+    height: auto;
+    border: thick $accent;
+    background: $surface;
+    padding: 1 2;
+}
+{name} .error {
+    color: $error;
+    height: auto;
+}
+{name} Horizontal {
+    height: auto;
+    align-horizontal: right;
+}
+"""
+
+
+class TextPrompt(ModalScreen[str | None]):
+    """Ask for one line of text; ``check`` turns it into an error message or None."""
+
+    DEFAULT_CSS = DIALOG_CSS.replace("{name}", "TextPrompt")
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "", check: Callable[[str], str | None] | None = None) -> None:
+        super().__init__()
+        self._title = title
+        self._value = value
+        self._placeholder = placeholder
+        self._check = check
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title)
+            yield Input(value=self._value, placeholder=self._placeholder, id="answer")
+            yield Label("", classes="error", id="error")
+            yield Label("enter: accept · escape: cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        problem = self._check(value) if self._check else None
+        if problem:
+            self.query_one("#error", Label).update(problem)
+            return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def int_checker(minimum: int, maximum: int | None = None) -> Callable[[str], str | None]:
+    """A ``check`` for TextPrompt that accepts whole numbers in a range."""
+
+    def check(value: str) -> str | None:
+        if not value.isdigit():
+            return f"type a whole number (at least {minimum})"
+        n = int(value)
+        if n < minimum or (maximum is not None and n > maximum):
+            upper = f" and at most {maximum:,}" if maximum is not None else ""
+            return f"the number must be at least {minimum:,}{upper}"
+        return None
+
+    return check
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A yes/no question; y/enter answers yes, n/escape answers no."""
+
+    DEFAULT_CSS = DIALOG_CSS.replace("{name}", "ConfirmDialog")
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self._question = question
+        self._yes = yes
+        self._no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._question)
+            with Horizontal():
+                yield Button(f"{self._yes} (y)", variant="primary", id="yes")
+                yield Button(f"{self._no} (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)

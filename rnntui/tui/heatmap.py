@@ -1,0 +1,248 @@
+"""The hidden state heatmap: a row per unit, a column per timestep, after a column for hprev.
+
+Column PREV (-1) is the state carried into the window; for other panels it
+means timestep 0. Only the cells that fit are drawn, so any H stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+
+from ..engine import StepRecord
+from . import scale
+from .base import Panel
+from .glyphs import glyph
+from .messages import CursorMoved, UnitSelected
+
+PREV = -1  # column index of hprev
+PREV_LABEL = "h₋₁"
+SATURATION = 0.95  # |h| above this counts as saturated
+LEGEND_STEPS = 11  # swatches in the legend, from -1 to +1
+WHEEL_ROWS = 3  # rows scrolled per mouse wheel notch
+CURSOR = {1: "x", 2: "[]"}  # the cursor's mark, by cell width
+EMPTY = "press space to take the first step"
+
+
+def follow(start: int, pos: int, span: int, total: int) -> int:
+    """First index of a ``span``-long view of ``total`` items moved just enough to show ``pos``."""
+    start = max(min(start, pos), pos - span + 1)
+    return max(0, min(start, total - span))
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where things are drawn in the content area (rows and columns as indices)."""
+
+    label_w: int  # width of the unit index labels
+    cell_w: int  # width of one heatmap cell (1 or 2)
+    top: int  # first visible unit
+    rows: int  # visible unit rows
+    left: int  # first visible timestep
+    cols: int  # visible timestep columns
+    beside: bool  # the legend shares the header line
+
+    @property
+    def prev_x(self) -> int:
+        """x of the hprev column."""
+        return self.label_w + 1
+
+    @property
+    def grid_x(self) -> int:
+        """x of the first timestep column."""
+        return self.prev_x + self.cell_w + 1
+
+    def column_at(self, x: int) -> int | None:
+        """The column (PREV or a timestep) at content x, or None."""
+        if self.prev_x <= x < self.prev_x + self.cell_w:
+            return PREV
+        index = (x - self.grid_x) // self.cell_w
+        return self.left + index if x >= self.grid_x and index < self.cols else None
+
+    def unit_at(self, y: int) -> int | None:
+        """The unit drawn at content y (row 0 is the header), or None."""
+        return self.top + y - 1 if 1 <= y <= self.rows else None
+
+
+def detail_lines(record: StepRecord, unit: int, column: int) -> tuple[str, str]:
+    """The cursor's value, then the unit's min/mean/max and saturated fraction over the window."""
+    series = record.hs[:, unit]
+    if column == PREV:
+        where, value = f"{PREV_LABEL} (carried in)", record.hprev[unit]
+    else:
+        where, value = f"t={column}", record.hs[column, unit]
+    saturated = float(np.mean(np.abs(series) > SATURATION))
+    return (
+        f"unit {unit}  {where}  h={value:+.4f}",
+        f"window min {series.min():+.2f} mean {series.mean():+.2f} max {series.max():+.2f}"
+        f"  saturated {saturated:.0%}",
+    )
+
+
+def cell(value: float, here: bool, width: int) -> tuple[str, Style]:
+    """A coloured cell ``width`` wide as a (text, style) token; the cursor's cell is marked."""
+    return (CURSOR[width] if here else " " * width), scale.cell_style(value, bold=here)
+
+
+class Heatmap(Panel):
+    """Hidden states of every unit over the window, on the fixed [-1, 1] scale, with a cell cursor.
+
+    Moving the timestep posts CursorMoved; moving, clicking or choosing (enter)
+    a unit posts UnitSelected. The screen binds both back into the reactives.
+    """
+
+    TITLE = "Hidden state h"
+    BINDINGS = [
+        Binding("up", "move(-1, 0)", "Unit up", show=False),
+        Binding("down", "move(1, 0)", "Unit down", show=False),
+        Binding("left", "move(0, -1)", "Earlier step", show=False),
+        Binding("right", "move(0, 1)", "Later step", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First unit", show=False),
+        Binding("end", "jump(1)", "Last unit", show=False),
+        Binding("enter", "choose", "Colour input by unit", show=False),
+    ]
+
+    _on_prev = False  # the cursor is on the hprev column
+    _top = 0  # first visible unit
+    _left = 0  # first visible timestep
+    _follow = True  # scroll so the cursor's unit is visible at the next render
+    geometry: Geometry | None = None  # the layout of the last render (None before)
+
+    @property
+    def column(self) -> int:
+        """The cursor's column: PREV or a timestep of the window."""
+        return PREV if self._on_prev else self.clamp_t(self.cursor_t)
+
+    @property
+    def selected_unit(self) -> int:
+        """``unit`` clamped to the hidden size."""
+        return max(0, min(self.unit, self.info.hidden_size - 1))
+
+    def watch_unit(self) -> None:
+        self._follow = True  # the view follows the unit wherever it was set
+
+    def watch_cursor_t(self, t: int) -> None:
+        self._on_prev = self._on_prev and t == 0  # hprev counts as t=0 elsewhere
+
+    def _select_unit(self, unit: int, always: bool = False) -> None:
+        unit = max(0, min(unit, self.info.hidden_size - 1))
+        if unit != self.unit or always:
+            self.unit, self._follow = unit, True
+            self.post_message(UnitSelected(unit))
+
+    def _select_column(self, column: int) -> None:
+        column = max(PREV, min(column, self.record.seq_length - 1))
+        if column != self.column:
+            self._on_prev = column == PREV
+            self.cursor_t = max(column, 0)
+            self.post_message(CursorMoved(self.cursor_t))
+            self.refresh()
+
+    def action_move(self, d_unit: int, d_column: int) -> None:
+        """Move the cell cursor by whole units and columns."""
+        if self.record is not None:
+            self._select_unit(self.selected_unit + d_unit)
+            self._select_column(self.column + d_column)
+
+    def action_page(self, direction: int) -> None:
+        """Move the unit cursor a screenful up (-1) or down (+1)."""
+        self.action_move(direction * (self.geometry.rows if self.geometry else 1), 0)
+
+    def action_jump(self, end: int) -> None:
+        """Go to the first (0) or last (1) unit."""
+        self.action_move(self.info.hidden_size * (1 if end else -1), 0)
+
+    def action_choose(self) -> None:
+        """Choose the cursor's unit (the screen colours the input window by it)."""
+        if self.record is not None:
+            self._select_unit(self.selected_unit, always=True)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if self.record is None or self.geometry is None or offset is None:
+            return
+        unit, column = self.geometry.unit_at(offset.y), self.geometry.column_at(offset.x)
+        if unit is not None:
+            self._select_unit(unit, always=True)
+        if column is not None:
+            self._select_column(column)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._scroll(WHEEL_ROWS, event)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._scroll(-WHEEL_ROWS, event)
+
+    def _scroll(self, rows: int, event: events.MouseEvent) -> None:
+        """Scroll the rows without moving the cursor (render clamps the bottom)."""
+        self._top, self._follow = max(0, self._top + rows), False
+        event.stop()
+        self.refresh()
+
+    def _fit(self, record: StepRecord, width: int, height: int, spare: int) -> Geometry:
+        """Lay the grid out in ``width`` x ``height`` less ``spare`` lines, scrolled to the cursor."""
+        units, steps = record.hs.shape[1], record.seq_length
+        label_w = len(str(units - 1))
+        fixed = label_w + 2  # label, a space, and the gap after hprev
+        cell_w = 2 if fixed + 2 * (steps + 1) <= width else 1
+        cols = max(1, min(steps, (width - fixed) // cell_w - 1))
+        legend_w = LEGEND_STEPS + 10 + len(f"units {units}-{units} of {units}")
+        beside = fixed + (cols + 1) * cell_w + legend_w <= width
+        rows = max(1, min(units, height - 1 - spare - (not beside)))
+        top = follow(self._top, self.selected_unit, rows, units) if self._follow else min(self._top, units - rows)
+        left = follow(self._left, max(self.column, 0), cols, steps)
+        return Geometry(label_w, cell_w, top, rows, left, cols, beside)
+
+    def render(self) -> Text:
+        record = self.record
+        if record is None:
+            return Text(EMPTY, style="dim")
+        width, height = self.content_size
+        head, stats = detail_lines(record, self.selected_unit, self.column)
+        detail = [f"{head}  {stats}"] if len(head) + 2 + len(stats) <= width else [head, stats]
+        geom = self.geometry = self._fit(record, width, height, len(detail))
+        self._top, self._left, self._follow = geom.top, geom.left, False
+        header, legend = self._header(record, geom), self._legend(record, geom)
+        rows = [self._row(record, geom, u) for u in range(geom.top, geom.top + geom.rows)]
+        gap = " " * (width - len(header) - len(legend))  # the legend at the right of the header
+        lines = [Text.assemble(header, gap, legend), *rows] if geom.beside else [header, *rows, legend]
+        lines += [Text(line) for line in detail]
+        for line in lines:
+            line.truncate(width)
+        return Text("\n", no_wrap=True).join(lines)
+
+    def _header(self, record: StepRecord, geom: Geometry) -> Text:
+        """hprev's label, then each timestep's input glyph coloured by the unit's activation."""
+        text = Text(" " * (geom.prev_x + geom.cell_w - len(PREV_LABEL)))
+        text.append(PREV_LABEL, "bold reverse" if self.column == PREV else "dim").append(" ")
+        for t in range(geom.left, geom.left + geom.cols):
+            here = t == self.column  # the cursor's column is bold and underlined
+            style = scale.cell_style(record.hs[t, self.selected_unit], bold=here) + Style(underline=here)
+            text.append(glyph(self.info.vocab[record.inputs[t]]), style).append(" " * (geom.cell_w - 1))
+        return text
+
+    def _row(self, record: StepRecord, geom: Geometry, unit: int) -> Text:
+        """A unit's label, its hprev cell, a gap, and its cells for the visible timesteps."""
+        here = self.column if unit == self.selected_unit else None  # the cursor's column in this row
+        label = (f"{unit:>{geom.label_w}}", "bold reverse" if here is not None else "dim")
+        columns = [PREV, *range(geom.left, geom.left + geom.cols)]
+        values = [record.hprev[unit], *record.hs[geom.left : geom.left + geom.cols, unit].tolist()]
+        cells = [cell(v, c == here, geom.cell_w) for c, v in zip(columns, values)]
+        return Text().append_tokens([label, (" ", ""), cells[0], (" ", ""), *cells[1:]])
+
+    def _legend(self, record: StepRecord, geom: Geometry) -> Text:
+        """The colour scale from -1 to +1, then which units and steps are in view."""
+        text = Text("-1 ", "dim")
+        for value in np.linspace(-1.0, 1.0, LEGEND_STEPS):
+            text.append(" ", scale.cell_style(value))
+        text.append(f" +1  units {geom.top}-{geom.top + geom.rows - 1} of {record.hs.shape[1]}", "dim")
+        if geom.cols < record.seq_length:
+            text.append(f"  t {geom.left}-{geom.left + geom.cols - 1} of {record.seq_length}", "dim")
+        return text

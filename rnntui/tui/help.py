@@ -1,0 +1,109 @@
+"""The help screen: every key, every panel, and the equations behind them."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP_TEXT = """\
+# rnntui — help
+
+rnntui trains the classic minimal character-level RNN on a text file and shows
+every number of every iteration. Press **escape**, **q** or **?** to close this help.
+
+## Keys
+
+| key | what it does |
+| --- | --- |
+| space | step one iteration (pauses first if running) |
+| r | run continuously / pause (pause takes effect within one iteration) |
+| n | run N iterations (asks for N) |
+| s | sample now from the current model |
+| [ / ] | sampling temperature down / up (x1.25) |
+| left / right | move the timestep cursor t in the window |
+| up / down | choose the hidden unit |
+| enter (heatmap) | colour the input window by the chosen unit |
+| tab / shift+tab | move focus between panels (a focused panel takes the arrow keys) |
+| l | loss curve: log scale on/off |
+| w | loss curve: last 500 iterations / all |
+| ctrl+s | save a checkpoint (atomic; asks before overwriting another file) |
+| ctrl+p | command palette: every action by name |
+| ? | this help |
+| q | quit (asks if there is unsaved progress) |
+
+## The model, one iteration
+
+The text is cut into windows of T characters. For t = 0 … T-1, with the hidden
+state carried in from the previous window (h₋₁ = hprev):
+
+* **h_t = tanh(Wxh x_t + Whh h_{t-1} + bh)** — x_t is the one-hot input character
+* **y_t = Why h_t + by**, **p_t = softmax(y_t)** — the model's guess at the next character
+* **loss = Σ_t −ln p_t[target_t]** — summed over the window, not averaged
+
+Backpropagation through time goes t = T-1 … 0: dy = p − onehot(target);
+dh = Whyᵀ dy + dh_next; dhraw = (1 − h²) ⊙ dh; dh_next = Whhᵀ dhraw. Every gradient
+element is then clipped to [−clip, clip], and Adagrad updates each parameter:
+M += g², P −= lr · g / √(M + 1e-8). The smooth loss is 0.999 · smooth + 0.001 · loss;
+it starts at −ln(1/V) · T, the loss of a uniform guess (the baseline line on the loss curve).
+When the window would run past the end of the text, hprev is reset to zeros and the
+data pointer p goes back to 0 (the input window marks it).
+
+## Panels
+
+**Input window** — the text around the current window; the `in` row holds the inputs
+x_t, the `out` row the targets (the next characters) right below. Invisible characters
+have visible glyphs (⏎ newline, ⇥ tab, ␣ space). With a unit chosen, each input
+character is coloured by that unit's activation h_t: the "what does this neuron track" view.
+
+**Hidden state h** — one row per hidden unit, one column per timestep (the first
+column is the incoming hprev), coloured blue (−1) … white (0) … red (+1) on a fixed
+scale. The cursor cell shows its exact value and the unit's min/mean/max over the
+window and how often it is saturated (|h| > 0.95, where tanh's gradient nearly vanishes).
+
+**Softmax p(next char)** — at the cursor's timestep: the most likely next characters,
+the target's probability and rank, and the entropy of p_t; the strip shows the target's
+probability at every timestep.
+
+**Gradients** — for each parameter the L2 norm of the raw gradient, after clipping,
+the share of elements clipped (highlighted when clipping engaged) and the update/weight
+ratio, with a sparkline of recent iterations; then ‖dL/dh_t‖ across the window: if it
+shrinks towards t = 0, gradients vanish through time; if it grows, they explode.
+
+**Loss** — raw loss and smooth loss per iteration, the −ln(1/V)·T baseline, and markers
+where hyperparameters changed. Drawn from at most a few points per column.
+
+**Samples** — text drawn from the model every sample_every iterations (and on demand
+with s), feeding each drawn character back in, from softmax(y / temperature). Sampling
+has its own random generator: it never changes training.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Scrollable help over the debugger."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > VerticalScroll {
+        width: 90%;
+        max-width: 110;
+        height: 90%;
+        border: thick $accent;
+        background: $surface;
+    }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close help")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP_TEXT)
+
+    def on_mount(self) -> None:
+        self.query_one(VerticalScroll).focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

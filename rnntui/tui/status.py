@@ -1,0 +1,76 @@
+"""The header line: what is being trained, where it stands, and the run state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ..engine import StepRecord
+from .base import RunInfo
+
+
+def fmt_int(n: int) -> str:
+    """1234567 -> '1,234,567'."""
+    return f"{n:,}"
+
+
+class StatusBar(Widget):
+    """One or two lines of run facts; the screen binds ``record``, ``state`` and ``rate``."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: auto;
+        background: $panel;
+        color: $text;
+        padding: 0 1;
+    }
+    """
+
+    record: reactive[StepRecord | None] = reactive(None)
+    state: reactive[str] = reactive("paused")  # paused, running, stopped: <reason>, ...
+    rate: reactive[float] = reactive(0.0)  # iterations per second while running
+    iteration: reactive[int] = reactive(0)  # iterations done (the trainer's counter)
+
+    def __init__(self, info: RunInfo, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.info = info
+
+    def render(self) -> Text:
+        corpus = self.info.corpus
+        rec = self.record
+        parts: list[tuple[str, str]] = [
+            (f"{corpus.name}", "bold"),
+            (f" {fmt_int(len(corpus))} chars · V={corpus.vocab_size} · H={self.info.hidden_size}", ""),
+            (f" │ iter {fmt_int(rec.iteration) if rec else '-'}", "bold"),
+        ]
+        if rec is not None:
+            parts += [
+                (f" │ p {fmt_int(rec.position)}/{fmt_int(len(corpus))}", ""),
+                (f" │ loss {rec.loss:.3f}", ""),
+                (f" │ smooth {rec.smooth_loss:.3f}", "bold"),
+            ]
+        else:
+            parts.append((" │ no step yet", "dim"))
+        parts.append((f" │ {self.rate:,.0f} it/s", ""))
+        parts.append((" │ ", ""))
+        parts.append((self.state_label(), self.state_style()))
+        text = Text()
+        for chunk, style in parts:
+            text.append(chunk, style=style)
+        return text
+
+    def state_label(self) -> str:
+        """The state with a symbol: ▶ running, ⏸ paused, ■ stopped: reason."""
+        if self.state == "running":
+            return "▶ running"
+        if self.state == "paused":
+            return "⏸ paused"
+        return f"■ {self.state}"
+
+    def state_style(self) -> str:
+        if self.state == "running":
+            return "bold green"
+        if self.state == "paused":
+            return "bold yellow"
+        return "bold red"

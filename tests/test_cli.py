@@ -1,0 +1,534 @@
+"""End-to-end tests of the ``rnntui`` command (``rnntui.cli.main`` and ``python -m rnntui``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnntui import cli
+from rnntui.engine import Config, Corpus, RnntuiError, Trainer, read_checkpoint
+from rnntui.engine.gradcheck import GradCheckResult
+
+TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
+SMALL = ["--hidden-size", "8", "--seq-length", "8"]  # a model small enough to run fast
+SMALL_CONFIG = {"hidden_size": 8, "seq_length": 8}
+
+
+@pytest.fixture
+def corpus_file(tmp_path: Path) -> Path:
+    path = tmp_path / "fox.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    return path
+
+
+def run(capsys, *argv: object) -> tuple[int, str, str]:
+    """Run ``main`` with ``argv``; return (status, stdout, stderr)."""
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def engine_records(n: int, **config: object) -> tuple[Trainer, list]:
+    """The engine's own run on TEXT: the trainer and its first ``n`` records."""
+    trainer = Trainer(Corpus.from_text(TEXT), Config(**config))
+    return trainer, [trainer.step() for _ in range(n)]
+
+
+def assert_one_line_error(status: int, err: str, *fragments: str) -> None:
+    """Exit status 2 and exactly one ``rnntui: error:`` line naming the problem, no traceback."""
+    assert status == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("rnntui: error: ")
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+# --- progress, summary, samples ------------------------------------------------------
+
+
+def test_train_prints_progress_samples_and_summary(capsys, corpus_file):
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 25, "--sample-every", 10,
+                           "--sample-length", 30)
+    assert status == 0
+    trainer, records = engine_records(25, sample_every=10, sample_length=30, **SMALL_CONFIG)
+    lines = out.splitlines()
+    assert lines[0].startswith("training on fox.txt: 360 characters")
+    for n in (0, 10, 20):
+        assert f"----\n{records[n].sample}\n----\niter {n}, loss {records[n].smooth_loss:.4f}" in out
+    assert not any(line.startswith("iter 5,") for line in lines)
+    assert lines[-1].startswith("done: 25 iterations (")
+    assert lines[-1].endswith(f"now at iteration 25, smooth loss {trainer.smooth_loss:.4f}")
+    assert "\r" not in err  # stderr is not a terminal: no progress bar
+
+
+def test_progress_lines_fall_back_to_every_100_without_samples(capsys, corpus_file):
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--iterations", 201, "--sample-every", 0)
+    assert status == 0
+    iter_lines = [line.split(",")[0] for line in out.splitlines() if line.startswith("iter ")]
+    assert iter_lines == ["iter 0", "iter 100", "iter 200"]
+    assert "----" not in out
+
+
+def test_quiet_prints_only_the_summary(capsys, tmp_path):
+    short = tmp_path / "hello.txt"
+    short.write_text("hello", encoding="utf-8")
+    status, out, err = run(capsys, "train", short, "--iterations", 3, "--quiet")
+    assert status == 0
+    assert out.splitlines() == [out.strip()]
+    assert out.startswith("done: 3 iterations")
+    assert err == ""
+
+
+def test_short_corpus_notice_is_printed(capsys, tmp_path):
+    short = tmp_path / "hello.txt"
+    short.write_text("hello", encoding="utf-8")
+    status, _, err = run(capsys, "train", short, "--iterations", 2)
+    assert status == 0
+    notice = Trainer(Corpus.from_text("hello"), Config()).window_notice
+    assert f"note: {notice}" in err.splitlines()
+
+
+def test_progress_bar_on_a_terminal(capsys, corpus_file, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    fake = Terminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    status = cli.main(["train", str(corpus_file), *SMALL, "--iterations", "20", "--sample-every", "0"])
+    out, _ = capsys.readouterr()
+    assert status == 0
+    drawn = fake.getvalue()
+    assert "\r[" in drawn and "/20  iter " in drawn and "it/s" in drawn
+    assert drawn.endswith("\r\x1b[K")  # the bar is erased before the summary
+    assert "\r" not in out
+
+
+# --- the metrics log ----------------------------------------------------------------
+
+
+def test_log_has_one_object_per_iteration_matching_the_engine(capsys, corpus_file, tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    status, _, _ = run(capsys, "train", corpus_file, *SMALL, "--iterations", 12, "--log", log, "--quiet")
+    assert status == 0
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    _, records = engine_records(12, **SMALL_CONFIG)
+    assert [e["iteration"] for e in entries] == list(range(12))
+    for entry, record in zip(entries, records):
+        assert entry["loss"] == record.loss
+        assert entry["smooth_loss"] == record.smooth_loss
+        assert entry["grad_norm"] == dict(record.grad_norms)
+        assert entry["clipped_norm"] == dict(record.clipped_norms)
+
+
+def test_log_records_clipping(capsys, corpus_file, tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    run(capsys, "train", corpus_file, *SMALL, "--iterations", 3, "--clip", "0.001", "--log", log, "--quiet")
+    first = json.loads(log.read_text(encoding="utf-8").splitlines()[0])
+    assert first["clipped_norm"]["by"] < first["grad_norm"]["by"]
+
+
+# --- checkpoints -----------------------------------------------------------------------
+
+
+def test_save_then_resume_continues_bit_identically(capsys, corpus_file, tmp_path):
+    first, second, straight = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
+    log_split, log_straight = tmp_path / "split.jsonl", tmp_path / "straight.jsonl"
+    common = ["train", corpus_file, *SMALL, "--quiet"]
+    assert run(capsys, *common, "--iterations", 20, "--save", first, "--log", log_split)[0] == 0
+    assert run(capsys, *common[:2], "--resume", first, "--iterations", 15, "--save", second,
+               "--log", log_split, "--quiet")[0] == 0
+    assert run(capsys, *common, "--iterations", 35, "--save", straight, "--log", log_straight)[0] == 0
+    resumed, uninterrupted = read_checkpoint(second), read_checkpoint(straight)
+    for key in ("params", "memory", "hprev", "position", "iteration", "smooth_loss"):
+        assert np.array_equal(resumed[key], uninterrupted[key]), key
+    assert int(resumed["iteration"]) == 35
+    assert log_split.read_text() == log_straight.read_text()  # resuming appends to the log
+
+
+def test_resume_overrides_adjustable_hyperparameters(capsys, corpus_file, tmp_path):
+    ckpt, after = tmp_path / "a.npz", tmp_path / "b.npz"
+    run(capsys, "train", corpus_file, *SMALL, "--iterations", 5, "--save", ckpt, "--quiet")
+    status, _, _ = run(capsys, "train", corpus_file, "--resume", ckpt, "--iterations", 5, "--learning-rate",
+                       "0.05", "--clip", "2", "--hidden-size", "8", "--save", after, "--quiet")
+    assert status == 0
+    saved = json.loads(str(read_checkpoint(after)["config"]))
+    assert (saved["learning_rate"], saved["clip"], saved["hidden_size"]) == (0.05, 2.0, 8)
+
+
+@pytest.mark.parametrize("flag, value, field", [("--hidden-size", 9, "hidden_size"), ("--seq-length", 4, "seq_length"),
+                                                ("--seed", 3, "seed")])
+def test_resume_refuses_a_different_structure(capsys, corpus_file, tmp_path, flag, value, field):
+    ckpt = tmp_path / "a.npz"
+    run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--save", ckpt, "--quiet")
+    status, _, err = run(capsys, "train", corpus_file, "--resume", ckpt, flag, value)
+    assert_one_line_error(status, err, f"{flag} {value}", field, "--resume")
+
+
+def test_resume_on_the_wrong_corpus_is_an_error(capsys, corpus_file, tmp_path):
+    ckpt, other = tmp_path / "a.npz", tmp_path / "other.txt"
+    other.write_text("completely different words!", encoding="utf-8")
+    run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--save", ckpt, "--quiet")
+    status, _, err = run(capsys, "train", other, "--resume", ckpt)
+    assert_one_line_error(status, err, "vocabulary")
+
+
+# --- gradient check ------------------------------------------------------------------------
+
+
+def test_gradcheck_passes_on_a_trained_state(capsys, corpus_file, tmp_path):
+    ckpt = tmp_path / "a.npz"
+    run(capsys, "train", corpus_file, *SMALL, "--iterations", 60, "--save", ckpt, "--quiet")
+    status, out, _ = run(capsys, "train", corpus_file, "--resume", ckpt, "--gradcheck")
+    assert status == 0
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["Wxh"], ["Whh"], ["Why"], ["bh"], ["by"])]
+    assert [row[0] for row in rows] == ["Wxh", "Whh", "Why", "bh", "by"]
+    assert all(row[-1] == "ok" and float(row[1]) < 1e-5 for row in rows)
+    assert out.splitlines()[-1].startswith("gradcheck passed")
+    assert "clipping would be active" not in out
+
+
+def test_gradcheck_notes_clipping(capsys, corpus_file):
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--clip", "0.001", "--gradcheck")
+    assert "note: clipping would be active" in out
+    assert status in (0, 1)
+
+
+def test_gradcheck_failure_exits_1(capsys, corpus_file, monkeypatch):
+    def bad_gradcheck(params, inputs, targets, hprev, **kwargs):
+        results = {}
+        for name in ("Wxh", "Whh", "Why", "bh", "by"):
+            error = 0.5 if name == "Why" else 1e-9
+            results[name] = GradCheckResult(name, np.array([error]), np.array([1.0]), np.array([2.0]))
+        return results
+
+    monkeypatch.setattr(cli, "gradcheck", bad_gradcheck)
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--gradcheck")
+    assert status == 1
+    assert any(line.startswith("Why") and line.endswith("FAIL") for line in out.splitlines())
+    assert out.splitlines()[-1].startswith("gradcheck failed: largest relative error 5.00e-01 (Why)")
+
+
+def test_gradcheck_uses_the_window_the_next_step_trains_on(small_corpus):
+    trainer = Trainer(small_corpus, Config(hidden_size=8, seq_length=10, sample_every=0))
+    for _ in range(40):  # wraps around the 360-character corpus more than once
+        position, inputs, targets, hprev = cli.next_window(trainer)
+        record = trainer.step()
+        assert position == record.position
+        assert np.array_equal(inputs, record.inputs) and np.array_equal(targets, record.targets)
+        assert np.array_equal(hprev, record.hprev)
+
+
+# --- bad input: one line, exit 2 ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["--hidden-size", "0"], ["hidden_size", "--hidden-size"]),
+        (["--learning-rate", "-1"], ["learning_rate", "--learning-rate"]),
+        (["--temperature", "nan"], ["temperature"]),
+        (["--seq-length", "0"], ["seq_length"]),
+        (["--encoding", "no-such-codec"], ["unknown encoding", "--encoding"]),
+        (["--resume", "missing.npz"], ["missing.npz", "--resume"]),
+        (["--save", "no/such/folder/x.npz"], ["--save", "does not exist"]),
+        (["--log", "no/such/folder/m.jsonl"], ["--log", "does not exist"]),
+    ],
+)
+def test_bad_values_give_one_line_and_status_2(capsys, corpus_file, argv, fragments):
+    status, out, err = run(capsys, "train", corpus_file, *argv)
+    assert_one_line_error(status, err, *fragments)
+    assert "done:" not in out
+
+
+def test_a_file_that_is_not_a_checkpoint(capsys, corpus_file):
+    status, _, err = run(capsys, "train", corpus_file, "--resume", corpus_file)
+    assert_one_line_error(status, err, "checkpoint")
+
+
+def test_missing_corpus_file(capsys, tmp_path):
+    status, _, err = run(capsys, "train", tmp_path / "nope.txt")
+    assert_one_line_error(status, err, "nope.txt", "no such file")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--hidden-size", "abc"], ["--no-such-flag"], ["--iterations", "-3"], ["--gradcheck", "--save", "x.npz"]],
+)
+def test_argparse_errors_exit_2_without_traceback(capsys, corpus_file, argv):
+    status, _, err = run(capsys, "train", corpus_file, *argv)
+    assert status == 2
+    assert "error:" in err and "Traceback" not in err
+
+
+def test_help_exits_0(capsys):
+    status, out, _ = run(capsys, "train", "--help")
+    assert status == 0
+    for flag in ("--iterations", "--log", "--save", "--gradcheck", "--quiet", "--resume", "--break", "--encoding"):
+        assert flag in out
+
+
+# --- Ctrl+C and divergence --------------------------------------------------------------------
+
+
+def test_ctrl_c_prints_summary_saves_and_exits_130(capsys, corpus_file, tmp_path, monkeypatch):
+    expected, _ = engine_records(7, **SMALL_CONFIG)
+    real_step = Trainer.step
+    calls = []
+
+    def step_then_interrupt(self):
+        calls.append(1)
+        if len(calls) > 7:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step_then_interrupt)
+    ckpt = tmp_path / "stop.npz"
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--iterations", 100, "--save", ckpt)
+    assert status == 130
+    summary = out.splitlines()[-1]
+    assert summary.startswith("interrupted: 7 iterations (")
+    assert f"saved {ckpt}" in summary
+    saved = read_checkpoint(ckpt)
+    assert int(saved["iteration"]) == 7
+    assert np.array_equal(saved["params"], expected.state().params)
+
+
+def test_stop_request_turns_the_first_sigint_into_a_flag():
+    previous = signal.getsignal(signal.SIGINT)
+    with cli.StopRequest() as stop:
+        signal.raise_signal(signal.SIGINT)
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_sigint_stops_a_real_run_between_iterations(corpus_file, tmp_path):
+    ckpt = tmp_path / "stop.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rnntui", "train", str(corpus_file), *SMALL, "--iterations", "100000000",
+         "--sample-every", "50", "--save", str(ckpt)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        for line in proc.stdout:  # wait until training is under way
+            if line.startswith("iter 50,"):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    summary = rest.splitlines()[-1]
+    assert summary.startswith("interrupted: ")
+    done = int(summary.split()[1])
+    assert int(read_checkpoint(ckpt)["iteration"]) == done
+    trainer = Trainer.load(ckpt, Corpus.from_path(corpus_file))  # a whole number of steps: resumes cleanly
+    assert trainer.iteration == done and "Traceback" not in err
+
+
+def test_divergence_exits_1_names_it_and_saves(capsys, corpus_file, tmp_path):
+    ckpt, log = tmp_path / "nan.npz", tmp_path / "m.jsonl"
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--learning-rate", "1e300", "--save", ckpt,
+                           "--log", log)
+    assert status == 1
+    message = err.strip().splitlines()[-1]
+    assert message.startswith("rnntui: training diverged at iteration ")
+    assert "non-finite" in message and "--learning-rate" in message
+    assert out.splitlines()[-1].startswith("diverged: ")
+    diverged_at = int(message.split("iteration ")[1].split()[0])
+    assert int(read_checkpoint(ckpt)["iteration"]) == diverged_at + 1
+
+    def reject(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    entries = [json.loads(line, parse_constant=reject) for line in log.read_text().splitlines()]
+    assert len(entries) == diverged_at + 1
+
+
+def test_divergence_found_by_the_engine_stops_the_run(capsys, corpus_file, monkeypatch):
+    real_step = Trainer.step
+
+    def step_with_nan(self):
+        record = real_step(self)
+        if record.iteration == 4:
+            object.__setattr__(record, "nonfinite", "loss = nan")
+        return record
+
+    monkeypatch.setattr(Trainer, "step", step_with_nan)
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 50)
+    assert status == 1
+    assert "diverged at iteration 4 (non-finite loss = nan)" in err
+    assert out.splitlines()[-1].startswith("diverged: 5 iterations")
+
+
+# --- breakpoints ----------------------------------------------------------------------------------
+
+
+def fake_breakpoints_module(fire_at: int) -> types.ModuleType:
+    """A stand-in for rnntui.engine.breakpoints: ``iter=N`` fires at iteration N; anything else is invalid."""
+    module = types.ModuleType("rnntui.engine.breakpoints")
+
+    class FakeBreakpoint:
+        def __init__(self, at: int) -> None:
+            self.at = at
+
+        def check(self, record):
+            return f"iteration {record.iteration} reached" if record.iteration == self.at else None
+
+    def parse_breakpoint(text: str):
+        if not text.startswith("iter="):
+            raise RnntuiError(f"bad breakpoint {text!r}; valid forms: iter=N")
+        return FakeBreakpoint(int(text[5:]))
+
+    module.parse_breakpoint = parse_breakpoint
+    return module
+
+
+def test_breakpoint_stops_the_run_and_saves(capsys, corpus_file, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", fake_breakpoints_module(6))
+    ckpt = tmp_path / "bp.npz"
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--break", "iter=6", "--save", ckpt)
+    assert status == cli.EXIT_BREAKPOINT
+    assert out.splitlines()[-1].startswith("stopped by breakpoint 'iter=6' (iteration 6 reached): 7 iterations")
+    assert int(read_checkpoint(ckpt)["iteration"]) == 7
+
+
+def test_bad_breakpoint_is_a_one_line_error(capsys, corpus_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", fake_breakpoints_module(0))
+    status, _, err = run(capsys, "train", corpus_file, "--break", "iter=1", "--break", "gibberish")
+    assert_one_line_error(status, err, "gibberish", "valid forms")
+
+
+def test_real_breakpoint_parser_rejects_nonsense(capsys, corpus_file):
+    pytest.importorskip("rnntui.engine.breakpoints")
+    status, _, err = run(capsys, "train", corpus_file, "--break", "%%% not a condition %%%")
+    assert_one_line_error(status, err)
+
+
+def test_missing_breakpoint_module_is_a_warning(capsys, corpus_file, monkeypatch):
+    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", None)
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 3, "--break", "iter=1")
+    assert status == 0
+    assert "warning: breakpoints are not available" in err
+    assert out.splitlines()[-1].startswith("done: 3 iterations")
+
+
+# --- the app form and the built-in corpus -------------------------------------------------------
+
+
+@pytest.fixture
+def fake_app(monkeypatch) -> list[tuple[tuple, dict]]:
+    """Replace rnntui.tui.app with a stub whose run_app records its arguments and returns 0."""
+    calls: list[tuple[tuple, dict]] = []
+    module = types.ModuleType("rnntui.tui.app")
+
+    def run_app(*args, **kwargs):
+        calls.append((args, kwargs))
+        return 0
+
+    module.run_app = run_app
+    monkeypatch.setitem(sys.modules, "rnntui.tui.app", module)
+    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", fake_breakpoints_module(0))
+    return calls
+
+
+def test_app_form_builds_the_trainer_and_hands_over(capsys, corpus_file, fake_app):
+    status, _, _ = run(capsys, corpus_file, "--hidden-size", "12", "--break", "iter=3")
+    assert status == 0
+    [(args, kwargs)] = fake_app
+    trainer = args[0]
+    assert trainer.config.hidden_size == 12 and trainer.corpus.name == "fox.txt"
+    assert kwargs == {"breakpoints": ["iter=3"], "notice": None, "checkpoint": None}
+
+
+def test_app_form_passes_the_resumed_checkpoint(capsys, corpus_file, tmp_path, fake_app):
+    ckpt = tmp_path / "a.npz"
+    run(capsys, "train", corpus_file, *SMALL, "--iterations", 4, "--save", ckpt, "--quiet")
+    assert run(capsys, corpus_file, "--resume", ckpt)[0] == 0
+    [(args, kwargs)] = fake_app
+    assert args[0].iteration == 4 and kwargs["checkpoint"] == str(ckpt)
+
+
+def test_app_form_reports_errors_before_opening(capsys, tmp_path, fake_app):
+    status, _, err = run(capsys, tmp_path / "missing.txt")
+    assert_one_line_error(status, err, "missing.txt")
+    status, _, err = run(capsys, "--break", "gibberish", "--hidden-size", "4")
+    assert status == 2 and fake_app == []
+
+
+def test_a_corpus_named_train_can_be_given_as_a_path(capsys, tmp_path, monkeypatch, fake_app):
+    monkeypatch.chdir(tmp_path)
+    Path("train").write_text(TEXT, encoding="utf-8")
+    assert run(capsys, "./train")[0] == 0
+    assert fake_app[0][0][0].corpus.name == "train"
+    status, out, _ = run(capsys, "train", "train", *SMALL, "--iterations", 2)
+    assert status == 0 and out.startswith("training on train:")
+
+
+def test_no_file_uses_the_built_in_corpus(capsys, tmp_path, monkeypatch):
+    builtin = tmp_path / "default.txt"
+    builtin.write_text(TEXT, encoding="utf-8")
+    monkeypatch.setattr(cli, "builtin_corpus_path", lambda: builtin)
+    status, out, _ = run(capsys, "train", *SMALL, "--iterations", 2)
+    assert status == 0
+    assert out.startswith("training on default.txt (built-in): 360 characters")
+
+
+def test_the_shipped_built_in_corpus_loads():
+    path = cli.builtin_corpus_path()
+    if not path.is_file():
+        pytest.skip("rnntui/data/default.txt is not in this tree yet")
+    corpus = cli.load_corpus(None, "utf-8")
+    assert corpus.name == "default.txt (built-in)" and len(corpus) > 1000
+
+
+# --- real processes ------------------------------------------------------------------------------
+
+
+def test_python_m_rnntui_train_runs(corpus_file, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "rnntui", "train", str(corpus_file), *SMALL, "--iterations", "120",
+         "--sample-every", "50", "--sample-length", "20"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(",")[0] for line in lines if line.startswith("iter ")] == ["iter 0", "iter 50", "iter 100"]
+    assert lines.count("----") == 6
+    assert lines[-1].startswith("done: 120 iterations")
+    assert result.stderr == ""
+
+
+def test_train_never_imports_the_ui_library(corpus_file):
+    code = (
+        "import sys\n"
+        "from rnntui.cli import main\n"
+        f"status = main(['train', {str(corpus_file)!r}, '--hidden-size', '4', '--iterations', '2', '--quiet'])\n"
+        "assert status == 0, status\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich', 'plotext')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "rnntui", "train", str(tmp_path / "absent.txt")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("rnntui: error: ") and result.stderr.count("\n") == 1

@@ -1,0 +1,294 @@
+"""The hidden state heatmap draws the record's own h values on the fixed scale, with a cell cursor."""
+
+from __future__ import annotations
+
+import numpy as np
+from harness import HARNESS_TEXT, PanelHarness, fixed_run
+from rich.cells import cell_len
+from textual import events
+from textual.geometry import Region
+
+from rnntui.engine import Config, Corpus, Trainer
+from rnntui.tui import scale
+from rnntui.tui.base import RunInfo
+from rnntui.tui.glyphs import glyph
+from rnntui.tui.heatmap import PREV, PREV_LABEL, SATURATION, Heatmap
+from rnntui.tui.messages import CursorMoved, UnitSelected
+
+SMALL = (80, 20)  # the harness run (H=16, T=12) fits whole
+TALL = (80, 16)  # H=100 scrolls
+TINY = (60, 15)  # H=100, T=25 in a small corner of the screen
+
+
+class ScreenLike(PanelHarness):
+    """The harness, owning cursor_t and unit like the screen: it records the messages and binds them back."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.moves: list[int] = []
+        self.units: list[int] = []
+
+    def on_cursor_moved(self, message: CursorMoved) -> None:
+        self.moves.append(message.t)
+        self.panel.cursor_t = message.t
+
+    def on_unit_selected(self, message: UnitSelected) -> None:
+        self.units.append(message.unit)
+        self.panel.unit = message.unit
+
+
+def small_app(**kwargs) -> ScreenLike:
+    """The harness run's last record (H=16, T=12)."""
+    trainer, records = fixed_run()
+    return ScreenLike(Heatmap, records[-1], RunInfo(trainer.corpus, trainer.config.hidden_size), **kwargs)
+
+
+def tall_app(hidden_size: int = 100, seq_length: int = 25, **kwargs) -> ScreenLike:
+    """A run with many units (three steps over the harness text, repeated so a long window fits)."""
+    corpus = Corpus.from_text(HARNESS_TEXT * 3, name="harness.txt")
+    trainer = Trainer(corpus, Config(hidden_size=hidden_size, seq_length=seq_length, sample_every=0))
+    record = [trainer.step() for _ in range(3)][-1]
+    return ScreenLike(Heatmap, record, RunInfo(corpus, hidden_size), **kwargs)
+
+
+def drawn(panel: Heatmap) -> list[tuple[str, list]]:
+    """Each content row as drawn on screen (border and padding cut off), with its segments."""
+    strips = panel.render_lines(Region(0, 0, *panel.outer_size))
+    return [(strip.crop(2, strip.cell_length - 2).text, list(strip.crop(2, strip.cell_length - 2))) for strip in strips[1:-1]]
+
+
+def style_at(segments: list, x: int):
+    """The style of the cell at content column ``x``."""
+    for segment in segments:
+        width = cell_len(segment.text)
+        if x < width:
+            return segment.style
+        x -= width
+    raise IndexError(x)
+
+
+def unit_rows(panel: Heatmap) -> dict[int, tuple[str, list]]:
+    """The drawn heatmap rows, keyed by the unit index in their label."""
+    return {int(text.split()[0]): (text, segs) for text, segs in drawn(panel)[1:] if text[:4].strip().isdigit()}
+
+
+def shown_range(panel: Heatmap) -> tuple[int, int, int]:
+    """(first, last, of) from the scroll indicator ``units a-b of H``."""
+    text = next(text for text, _ in drawn(panel) if "units " in text)
+    span, of = text.split("units ")[1].split(" of ")
+    first, last = span.split("-")
+    return int(first), int(last), int(of.split()[0])
+
+
+def cursor_row(panel: Heatmap) -> int:
+    """The unit whose label is drawn highlighted (reverse)."""
+    rows = [u for u, (text, segs) in unit_rows(panel).items() if style_at(segs, 0).reverse]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def detail(panel: Heatmap) -> str:
+    """The detail text under the grid (one or two lines)."""
+    lines = [text.strip() for text, _ in drawn(panel)]
+    first = next(i for i, text in enumerate(lines) if text.startswith("unit "))
+    return "  ".join(lines[first:])
+
+
+def expected_detail(record, unit: int, column: int) -> list[str]:
+    """The fields the detail line must show, formatted from the record's own numbers."""
+    series = record.hs[:, unit]
+    value = record.hprev[unit] if column == PREV else record.hs[column, unit]
+    where = PREV_LABEL if column == PREV else f"t={column}"
+    return [
+        f"unit {unit}  {where}",
+        f"h={value:+.4f}",
+        f"min {series.min():+.2f} mean {series.mean():+.2f} max {series.max():+.2f}",
+        f"saturated {np.mean(np.abs(series) > SATURATION):.0%}",
+    ]
+
+
+def check_cells(panel: Heatmap) -> None:
+    """Every visible cell is coloured by the fixed scale from the record's value."""
+    rec, geom = panel.record, panel.geometry
+    rows = unit_rows(panel)
+    assert sorted(rows) == list(range(geom.top, geom.top + geom.rows))
+    for unit, (_, segs) in rows.items():
+        for dx in range(geom.cell_w):
+            assert style_at(segs, geom.prev_x + dx).bgcolor == scale.color(rec.hprev[unit])
+            for i in range(geom.cols):
+                t = geom.left + i
+                assert style_at(segs, geom.grid_x + i * geom.cell_w + dx).bgcolor == scale.color(rec.hs[t, unit])
+
+
+async def test_cells_are_the_records_values_on_the_fixed_scale():
+    app = small_app(cursor_t=3, unit=5)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        panel = app.panel
+        assert panel.geometry.rows == panel.info.hidden_size and panel.geometry.cols == panel.record.seq_length
+        assert panel.geometry.cell_w == 2
+        check_cells(panel)
+        assert shown_range(panel) == (0, panel.info.hidden_size - 1, panel.info.hidden_size)
+
+
+async def test_header_shows_the_inputs_coloured_by_the_chosen_unit():
+    app = small_app(cursor_t=4, unit=9)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        panel, rec, geom = app.panel, app.panel.record, app.panel.geometry
+        text, segs = drawn(panel)[0]
+        assert text[geom.prev_x + geom.cell_w - len(PREV_LABEL) :].startswith(PREV_LABEL)
+        for t in range(rec.seq_length):
+            x = geom.grid_x + t * geom.cell_w
+            assert text[x] == glyph(panel.info.vocab[rec.inputs[t]])
+            assert style_at(segs, x).bgcolor == scale.color(rec.hs[t, 9])
+            assert bool(style_at(segs, x).underline) == (t == 4)
+
+
+async def test_detail_line_shows_the_records_numbers():
+    app = small_app(cursor_t=0, unit=0)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        panel, rec = app.panel, app.panel.record
+        for unit, t in [(0, 0), (5, 3), (15, rec.seq_length - 1), (7, 6)]:
+            panel.unit, panel.cursor_t = unit, t
+            await pilot.pause()
+            for field in expected_detail(rec, unit, t):
+                assert field in detail(panel)
+            assert cursor_row(panel) == unit
+
+
+async def test_saturation_counts_steps_beyond_the_threshold():
+    app = tall_app()
+    async with app.run_test(size=TINY) as pilot:
+        await pilot.pause()
+        panel, rec = app.panel, app.panel.record
+        saturated = (np.abs(rec.hs) > SATURATION).mean(axis=0)
+        unit = int(np.argmax((saturated > 0) & (saturated < 1)))  # a unit saturated part of the time
+        assert 0 < saturated[unit] < 1
+        panel.unit = unit
+        await pilot.pause()
+        for field in expected_detail(rec, unit, 0):
+            assert field in detail(panel)
+
+
+async def test_arrow_keys_move_the_cell_and_post_messages():
+    app = small_app(cursor_t=2, unit=3)
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        panel, rec = app.panel, app.panel.record
+        await pilot.press("right", "down", "down", "up")
+        assert app.moves == [3] and app.units == [4, 5, 4]
+        assert (panel.cursor_t, panel.unit) == (3, 4)
+        await pilot.press("left", "left", "left", "left")  # 2, 1, 0, then the hprev column (t=0 for others)
+        assert app.moves == [3, 2, 1, 0, 0] and panel.column == PREV
+        await pilot.press("left")  # nothing left of hprev
+        assert app.moves == [3, 2, 1, 0, 0]
+        for field in expected_detail(rec, 4, PREV):
+            assert field in detail(panel)
+        await pilot.press("right")
+        assert panel.column == 0 and app.moves[-1] == 0
+        await pilot.press("enter")
+        assert app.units == [4, 5, 4, 4]  # enter chooses the unit again, for the input window
+        await pilot.press("end", "down", "home", "up")
+        assert app.units == [4, 5, 4, 4, rec.hs.shape[1] - 1, 0]
+        panel.cursor_t = rec.seq_length - 1
+        await pilot.press("right")
+        assert app.moves[-1] == 0 and panel.cursor_t == rec.seq_length - 1  # nothing right of the window
+
+
+async def test_scrolling_keeps_the_cursor_row_visible():
+    app = tall_app(unit=0)
+    async with app.run_test(size=TINY) as pilot:
+        await pilot.pause()
+        panel = app.panel
+        units = panel.record.hs.shape[1]
+        assert panel.geometry.cols == panel.record.seq_length  # T=25 fits across 60 columns
+        assert panel.geometry.rows < units
+        for _ in range(30):
+            await pilot.press("down")
+            first, last, of = shown_range(panel)
+            assert cursor_row(panel) == panel.unit and first <= panel.unit <= last and of == units
+            assert sorted(unit_rows(panel)) == list(range(first, last + 1))
+        check_cells(panel)
+        page = panel.geometry.rows
+        await pilot.press("pagedown")
+        assert panel.unit == 30 + page and cursor_row(panel) == panel.unit
+        await pilot.press("end")
+        assert panel.unit == units - 1 and shown_range(panel)[1] == units - 1
+        check_cells(panel)
+        await pilot.press("pageup")
+        assert panel.unit == units - 1 - page and cursor_row(panel) == panel.unit
+        await pilot.press("home")
+        assert panel.unit == 0 and shown_range(panel)[0] == 0
+        panel.unit = 64  # set by the screen, as when another panel picks the unit
+        await pilot.pause()
+        assert cursor_row(panel) == 64
+
+
+async def test_mouse_wheel_scrolls_without_moving_the_cursor():
+    app = tall_app(unit=0)
+    async with app.run_test(size=TINY) as pilot:
+        await pilot.pause()
+        panel = app.panel
+        await pilot._post_mouse_events([events.MouseScrollDown], Heatmap, offset=(10, 5))
+        first, _, _ = shown_range(panel)
+        assert first > 0 and panel.unit == 0 and app.units == []
+        check_cells(panel)
+        await pilot.press("down")  # the view goes back to the cursor
+        assert cursor_row(panel) == 1
+
+
+async def test_click_selects_a_cell():
+    app = tall_app(unit=40, cursor_t=10)
+    async with app.run_test(size=TINY) as pilot:
+        await pilot.pause()
+        panel = app.panel
+        geom = panel.geometry
+        unit, t = geom.top + 2, 17
+        x, y = geom.grid_x + (t - geom.left) * geom.cell_w, 1 + (unit - geom.top)
+        await pilot.click(Heatmap, offset=(2 + x, 1 + y))  # border + padding, then the cell
+        assert (app.moves, app.units) == ([t], [unit])
+        assert (panel.cursor_t, panel.unit) == (t, unit) and cursor_row(panel) == unit
+        for field in expected_detail(panel.record, unit, t):
+            assert field in detail(panel)
+        await pilot.click(Heatmap, offset=(2 + x, 1 + y))  # the selected cell again: choose the unit
+        assert (app.moves, app.units) == ([t], [unit, unit])
+        await pilot.click(Heatmap, offset=(2 + geom.prev_x, 1 + y))  # the hprev column
+        assert panel.column == PREV and app.moves == [t, 0]
+        await pilot.click(Heatmap, offset=(2 + geom.grid_x, 1))  # a header glyph picks its timestep only
+        assert panel.cursor_t == geom.left and app.units == [unit, unit, unit]
+
+
+async def test_long_windows_scroll_sideways_and_large_h_draws_only_visible_rows():
+    app = tall_app(hidden_size=256, seq_length=80, unit=200, cursor_t=79)
+    async with app.run_test(size=TINY) as pilot:
+        await pilot.pause()
+        panel = app.panel
+        geom = panel.geometry
+        assert geom.cell_w == 1 and geom.cols < 80 and geom.left + geom.cols - 1 == 79
+        assert len(panel.render().plain.splitlines()) <= panel.content_size.height
+        assert cursor_row(panel) == 200
+        check_cells(panel)
+        assert any(text.rstrip().endswith(f"t {geom.left}-79 of 80") for text, _ in drawn(panel))
+        await pilot.press("home", *["left"] * 79)
+        assert panel.geometry.left == 0 and panel.cursor_t == 0
+        check_cells(panel)
+
+
+async def test_nothing_before_the_first_step():
+    trainer, _ = fixed_run(steps=0)
+    app = ScreenLike(Heatmap, None, RunInfo(trainer.corpus, 16))
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.pause()
+        assert drawn(app.panel)[0][0].strip() == "press space to take the first step"
+        await pilot.press("down", "right", "enter")
+        assert app.moves == [] and app.units == []
+
+
+def test_snapshot_small(snap_compare):
+    assert snap_compare(small_app(cursor_t=3, unit=5), terminal_size=SMALL)
+
+
+def test_snapshot_tall_scrolled(snap_compare):
+    assert snap_compare(tall_app(unit=57, cursor_t=7), terminal_size=TALL)
