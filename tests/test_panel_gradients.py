@@ -18,7 +18,7 @@ from rnntui.tui.gradients import (
     sparkline,
 )
 from rnntui.tui.messages import CursorMoved
-from rnntui.tui.probs import level_char
+from rnntui.tui.probs import LEVELS, level_char
 
 SIZE = (70, 14)
 STEPS = 30
@@ -52,6 +52,7 @@ def row_of(panel, name: str) -> tuple[str, list]:
 
 
 def row_is_bold(segments: list, name: str) -> bool:
+    """True when the segment holding ``name`` is drawn bold."""
     return any(name in seg.text and seg.style and seg.style.bold for seg in segments)
 
 
@@ -217,3 +218,21 @@ async def test_clicking_the_flow_row_asks_to_move_the_cursor():
         await pilot.click(GradientsPanel, offset=(2 + 10, 1 + row + 1))  # the marker row: no move
         await pilot.pause()
         assert app.moved == [10]
+
+
+@pytest.mark.parametrize("size", [(32, 9), (32, 13), (48, 9), (48, 16)])
+async def test_small_panels_keep_the_rows_and_the_flow_without_cutting_lines(size):
+    trainer, app = clipped_run(PARTIAL)
+    async with app.run_test(size=size) as pilot:
+        app.panel.history_norms = trainer.history.grad_norms[-SPARK_MAX:]
+        await pilot.pause()
+        rec = app.panel.record
+        lines = [text for text, _ in drawn(app.panel)]
+        assert len(app.panel.render().plain.split("\n")) <= app.panel.content_size.height  # nothing cut below
+        assert not any(text.endswith("…") for text in lines)  # every line fits as drawn
+        for name in PARAM_NAMES:
+            fields = row_of(app.panel, name)[0].split()
+            assert fields[1] == format_norm(rec.grad_norms[name])
+            assert format_percent(rec.clip_fractions[name]) in fields
+        flow = [text for text in lines if text.strip() and set(text.split()[-1]) <= set(LEVELS)]
+        assert len(flow) == 1 and len(flow[0].split()[-1]) == rec.seq_length

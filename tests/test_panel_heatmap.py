@@ -69,7 +69,8 @@ def style_at(segments: list, x: int):
 
 def unit_rows(panel: Heatmap) -> dict[int, tuple[str, list]]:
     """The drawn heatmap rows, keyed by the unit index in their label."""
-    return {int(text.split()[0]): (text, segs) for text, segs in drawn(panel)[1:] if text[:4].strip().isdigit()}
+    rows = [(text.split(maxsplit=1)[0], text, segs) for text, segs in drawn(panel)[1:] if text.strip()]
+    return {int(label): (text, segs) for label, text, segs in rows if label.isdigit()}
 
 
 def shown_range(panel: Heatmap) -> tuple[int, int, int]:
@@ -87,11 +88,16 @@ def cursor_row(panel: Heatmap) -> int:
     return rows[0]
 
 
-def detail(panel: Heatmap) -> str:
-    """The detail text under the grid (one or two lines)."""
+def detail_rows(panel: Heatmap) -> list[str]:
+    """The detail lines under the grid (one, or two when narrow)."""
     lines = [text.strip() for text, _ in drawn(panel)]
     first = next(i for i, text in enumerate(lines) if text.startswith("unit "))
-    return "  ".join(lines[first:])
+    return [line for line in lines[first:] if line]
+
+
+def detail(panel: Heatmap) -> str:
+    """The detail text under the grid, as one line."""
+    return "  ".join(detail_rows(panel))
 
 
 def expected_detail(record, unit: int, column: int) -> list[str]:
@@ -226,6 +232,32 @@ async def test_scrolling_keeps_the_cursor_row_visible():
         assert cursor_row(panel) == 64
 
 
+async def test_cursor_row_stays_visible_when_the_detail_takes_another_line():
+    app = tall_app(unit=30, cursor_t=3)
+    async with app.run_test(size=(84, 16)) as pilot:  # t=..: one detail line; hprev: two
+        await pilot.pause()
+        panel = app.panel
+        counts = set()
+        for _ in range(5):
+            await pilot.press("left")
+            counts.add(len(detail_rows(panel)))
+            assert cursor_row(panel) == 30
+        assert counts == {1, 2}
+        await pilot.press("right")
+        assert cursor_row(panel) == 30
+
+
+async def test_cursor_row_stays_visible_when_the_terminal_shrinks():
+    app = tall_app(unit=30)
+    async with app.run_test(size=TALL) as pilot:
+        await pilot.pause()
+        assert cursor_row(app.panel) == 30
+        for height in (14, 12, 10):
+            await pilot.resize_terminal(TALL[0], height)
+            await pilot.pause()
+            assert cursor_row(app.panel) == 30 and shown_range(app.panel)[1] == 30
+
+
 async def test_mouse_wheel_scrolls_without_moving_the_cursor():
     app = tall_app(unit=0)
     async with app.run_test(size=TINY) as pilot:
@@ -235,8 +267,8 @@ async def test_mouse_wheel_scrolls_without_moving_the_cursor():
         first, _, _ = shown_range(panel)
         assert first > 0 and panel.unit == 0 and app.units == []
         check_cells(panel)
-        await pilot.press("down")  # the view goes back to the cursor
-        assert cursor_row(panel) == 1
+        await pilot.press("right")  # any key brings the view back to the cursor
+        assert cursor_row(panel) == 0 and shown_range(panel)[0] == 0
 
 
 async def test_click_selects_a_cell():

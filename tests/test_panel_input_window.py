@@ -188,17 +188,19 @@ async def test_unit_colouring_uses_the_scale_for_h(unit):
         assert f"coloured by unit {unit} (h after each input" in plain_text(app.panel)
 
 
-async def test_colour_key_toggles_and_follows_selected_unit():
+async def test_colouring_toggles_and_follows_selected_unit():
     app = fixed_app(WIDE_STEPS, unit=3)
     async with app.run_test(size=(80, 12)) as pilot:
         assert app.panel.color_unit is None
         assert "coloured by unit" not in plain_text(app.panel)
-        await pilot.press("c")
+        app.panel.action_toggle_colour()
+        await pilot.pause()
         assert app.panel.color_unit == 3
         app.panel.unit = 9
         await pilot.pause()
         assert app.panel.color_unit == 9
-        await pilot.press("c")
+        app.panel.action_toggle_colour()
+        await pilot.pause()
         assert app.panel.color_unit is None
 
 
@@ -207,7 +209,7 @@ async def test_keys_post_cursor_moved():
     app = fixed_app(WIDE_STEPS, cursor_t=4)
     async with app.run_test(size=(80, 12)) as pilot:
         last = app.panel.record.seq_length - 1
-        for key in ["right", "l", "left", "h", "h", "end", "home", "left"]:
+        for key in ["right", "right", "left", "left", "left", "end", "home", "left"]:
             await pilot.press(key)
         assert app.moves == [5, 6, 5, 4, 3, last, 0]  # the last "left" at t=0 posts nothing
 
@@ -247,4 +249,7 @@ def test_snapshot_plain(snap_compare):
 
 
 def test_snapshot_unit_coloured(snap_compare):
-    assert snap_compare(fixed_app(WIDE_STEPS, cursor_t=3, unit=5), press=["c"], terminal_size=(80, 12))
+    async def colour(pilot):
+        pilot.app.panel.color_unit = 5
+
+    assert snap_compare(fixed_app(WIDE_STEPS, cursor_t=3, unit=5), run_before=colour, terminal_size=(80, 12))

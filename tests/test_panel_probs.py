@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from harness import HARNESS_TEXT, PanelHarness, fixed_run, harness_for
 from textual.geometry import Region
 
@@ -171,3 +172,24 @@ async def test_clicking_the_strip_asks_to_move_the_cursor():
 
 def test_snapshot(snap_compare):
     assert snap_compare(harness_for(ProbsPanel, cursor_t=3), terminal_size=SIZE)
+
+
+@pytest.mark.parametrize("size", [(32, 7), (32, 8), (48, 9), (48, 12)])
+async def test_small_panels_keep_header_rows_target_and_strip_without_cutting_lines(size):
+    app = harness_for(ProbsPanel, cursor_t=3)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        rec = app.panel.record
+        p, target = rec.ps[3], int(rec.targets[3])
+        lines = texts(app.panel)
+        assert len(app.panel.render().plain.split("\n")) <= app.panel.content_size.height  # nothing cut below
+        assert not any(text.endswith("…") for text in lines)  # every line fits as drawn
+        assert lines[0].startswith("t=3 ")
+        rows = [text for text in lines if text[:2].strip().isdigit()]
+        assert len(rows) >= 2
+        for i, text in enumerate(rows):
+            assert text.split()[-1] == format_prob(float(p[expected_order(p)[i]]))
+        rank = target_rank(p, target)
+        assert any(f"rank {rank}/{len(p)}" in text for text in lines)
+        strip = [text for text in lines if text and set(text) <= set(LEVELS)]
+        assert len(strip) == 1 and len(strip[0]) == rec.seq_length

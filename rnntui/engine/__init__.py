@@ -11,6 +11,7 @@ Public API::
 This package imports no UI library.
 """
 
+from .breakpoints import VALID_FORMS, Breakpoint, BreakpointError, BreakpointSet, parse_breakpoint
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .config import Config
 from .corpus import Corpus
@@ -19,9 +20,17 @@ from .gradcheck import GradCheckResult, gradcheck
 from .history import Event, History
 from .model import PARAM_NAMES, Layout, Pass, loss_and_grads
 from .record import StepRecord
+from .timeline import Timeline, TimelineError
 from .trainer import Trainer, TrainerState
 
 __all__ = [
+    "VALID_FORMS",
+    "Breakpoint",
+    "BreakpointError",
+    "BreakpointSet",
+    "Timeline",
+    "TimelineError",
+    "parse_breakpoint",
     "PARAM_NAMES",
     "CheckpointError",
     "Config",

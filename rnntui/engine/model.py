@@ -78,6 +78,7 @@ class Intermediates(NamedTuple):
     hs_full: np.ndarray  # (T+1, H) row 0 is hprev, row t+1 is h_t
     wxh_x: np.ndarray  # (T, H) Wxh x_t, the gathered input column
     whh_h: np.ndarray  # (T, H) Whh h_{t-1}
+    ys: np.ndarray  # (T, V) logits y_t = Why h_t + by
     ps: np.ndarray  # (T, V) softmax probabilities p_t
     losses: np.ndarray  # (T,) -ln p_t[target_t]
     dh_out: np.ndarray  # (T, H) Why^T dy_t, the part of dL/dh_t from the output at t
@@ -142,7 +143,7 @@ def forward_backward(
     np.dot(dhraw.T, hs_full[:-1], out=G["Whh"])
     scatter_columns(dhraw, inputs, G["Wxh"])
 
-    cache = Intermediates(hs_full, wxh_x, whh_h, ps, losses, dh_out, dh, dhraw)
+    cache = Intermediates(hs_full, wxh_x, whh_h, ys, ps, losses, dh_out, dh, dhraw)
     return loss, cache
 
 

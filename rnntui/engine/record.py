@@ -38,6 +38,7 @@ class StepRecord:
     targets: np.ndarray  # (T,) indices of data[p+1 : p+T+1]
     hprev: np.ndarray  # (H,) hidden state carried into the window
     hs: np.ndarray  # (T, H) hidden states h_t
+    ys: np.ndarray  # (T, V) logits y_t = Why h_t + by
     ps: np.ndarray  # (T, V) softmax probabilities p_t
     wxh_x: np.ndarray  # (T, H) Wxh x_t (the input's column of Wxh)
     whh_h: np.ndarray  # (T, H) Whh h_{t-1}

@@ -145,6 +145,7 @@ class Trainer:
             targets=frozen(targets.copy()),
             hprev=frozen(cache.hs_full[0]),
             hs=frozen(cache.hs_full[1:]),
+            ys=frozen(cache.ys),
             ps=frozen(cache.ps),
             wxh_x=frozen(cache.wxh_x),
             whh_h=frozen(cache.whh_h),

@@ -72,19 +72,32 @@ def join_cells(titles: list[str], values: dict[str, str], spark: str) -> str:
     return f"{cells} {spark}" if spark else cells.rstrip()
 
 
-def summary_line(norms: np.ndarray) -> str:
-    """||dL/dh|| at the first and last timestep, and their ratio."""
+def summary_line(norms: np.ndarray, width: int) -> str:
+    """||dL/dh|| at the first and last timestep, and their ratio (as much as fits ``width``)."""
     last = len(norms) - 1
-    ratio = norms[0] / norms[last] if norms[last] > 0 else math.inf
-    return f"‖dL/dh‖ t=0: {format_norm(norms[0])} … t={last}: {format_norm(norms[last])} (first/last {format_norm(ratio)})"
+    first, final = format_norm(norms[0]), format_norm(norms[last])
+    ratio = format_norm(norms[0] / norms[last] if norms[last] > 0 else math.inf)
+    return fit(
+        width,
+        f"‖dL/dh‖ t=0: {first} … t={last}: {final} (first/last {ratio})",
+        f"‖dL/dh‖ t=0: {first} … t={last}: {final}",
+        f"‖dL/dh‖ {first} … {final}",
+        f"dL/dh {first}…{final}",
+    )
 
 
-def extremes_line(norms: np.ndarray) -> str:
-    """Where ||dL/dh_t|| is largest and smallest in the window."""
+def extremes_line(norms: np.ndarray, width: int) -> str:
+    """Where ||dL/dh_t|| is largest and smallest in the window (as much as fits ``width``)."""
     if not np.isfinite(norms).any():
         return "‖dL/dh‖ is not finite"
     hi, lo = int(np.nanargmax(norms)), int(np.nanargmin(norms))
-    return f"max {format_norm(norms[hi])} t={hi} · min {format_norm(norms[lo])} t={lo} · bars ÷ max"
+    top, low = format_norm(norms[hi]), format_norm(norms[lo])
+    return fit(
+        width,
+        f"max {top} t={hi} · min {low} t={lo} · bars ÷ max",
+        f"max {top} t={hi} · min {low} t={lo}",
+        f"max {top} min {low}",
+    )
 
 
 def table_columns(width: int) -> tuple[list[str], int]:
@@ -135,18 +148,18 @@ class GradientsPanel(Panel):
         t = self.clamp_t(self.cursor_t)
         lines: list[Content | str] = []
         if "header" in shown:
-            lines.append(self._header(rec))
+            lines.append(self._header(rec, width))
         lines += self._table(rec, width, "colhead" in shown)
         if "blank" in shown:
             lines.append("")
         return Content("\n").join(lines + self._flow(rec, t, width, shown, len(lines)))
 
-    def _header(self, rec: StepRecord) -> Content | str:
-        text = f"iteration {rec.iteration} · clip {format_clip(rec.clip)} · "
+    def _header(self, rec: StepRecord, width: int) -> Content | str:
         engaged = [name for name in PARAM_NAMES if rec.clip_fractions[name] > 0]
-        if not engaged:
-            return text + "no clipping"
-        return Content.assemble(text, ("clipped: " + " ".join(engaged), CLIPPED_STYLE))
+        state = "clipped: " + " ".join(engaged) if engaged else "no clipping"
+        clip = f"clip {format_clip(rec.clip)}"
+        lead = fit(width - len(state), f"iteration {rec.iteration} · {clip} · ", f"{clip} · ", f"{clip} ")
+        return Content.assemble(lead, (state, CLIPPED_STYLE if engaged else ""))
 
     def _table(self, rec: StepRecord, width: int, with_head: bool) -> list[Content | str]:
         """The column titles (when ``with_head``) and one row per parameter."""
@@ -155,8 +168,8 @@ class GradientsPanel(Panel):
         n = 0 if history is None else min(room, len(history))
         rows: list[Content | str] = []
         if with_head:
-            spark_title = fit(room, f"last {n} raw ‖g‖ (log)", f"log ‖g‖ ×{n}") if n else "no history yet"
-            spark_title = spark_title if room else ""
+            spark_title = fit(room, f"last {n} raw ‖g‖ (log)", f"log ‖g‖ ×{n}", "log ‖g‖") if n else "no history yet"
+            spark_title = fit(room, spark_title, "") if room else ""
             rows.append(Content.styled(join_cells(titles, dict(zip(titles, titles)), spark_title), "bold"))
         for j, name in enumerate(PARAM_NAMES):
             values = {
@@ -176,7 +189,7 @@ class GradientsPanel(Panel):
         norms = np.asarray(rec.dh_norms, dtype=np.float64)
         lines: list[Content | str] = []
         if "summary" in shown:
-            lines.append(summary_line(norms))
+            lines.append(summary_line(norms, width))
         if "cells" not in shown:
             return lines
         label = "" if "summary" in shown else FLOW_LABEL
@@ -187,7 +200,7 @@ class GradientsPanel(Panel):
         if "marker" in shown:
             lines.append(" " * len(label) + marker_line(span, t, f"t={t} {format_norm(norms[t])}", width - len(label)))
         if "extremes" in shown:
-            lines.append(extremes_line(norms))
+            lines.append(extremes_line(norms, width))
         return lines
 
     def on_click(self, event: Click) -> None:

@@ -112,7 +112,7 @@ class Heatmap(Panel):
     _on_prev = False  # the cursor is on the hprev column
     _top = 0  # first visible unit
     _left = 0  # first visible timestep
-    _follow = True  # scroll so the cursor's unit is visible at the next render
+    _follow = True  # keep the cursor's unit in view (off after a wheel scroll, on when the unit moves)
     geometry: Geometry | None = None  # the layout of the last render (None before)
 
     @property
@@ -148,6 +148,7 @@ class Heatmap(Panel):
     def action_move(self, d_unit: int, d_column: int) -> None:
         """Move the cell cursor by whole units and columns."""
         if self.record is not None:
+            self._follow = True  # after a wheel scroll, a key brings the cursor back into view
             self._select_unit(self.selected_unit + d_unit)
             self._select_column(self.column + d_column)
 
@@ -208,7 +209,7 @@ class Heatmap(Panel):
         head, stats = detail_lines(record, self.selected_unit, self.column)
         detail = [f"{head}  {stats}"] if len(head) + 2 + len(stats) <= width else [head, stats]
         geom = self.geometry = self._fit(record, width, height, len(detail))
-        self._top, self._left, self._follow = geom.top, geom.left, False
+        self._top, self._left = geom.top, geom.left
         header, legend = self._header(record, geom), self._legend(record, geom)
         rows = [self._row(record, geom, u) for u in range(geom.top, geom.top + geom.rows)]
         gap = " " * (width - len(header) - len(legend))  # the legend at the right of the header

@@ -95,11 +95,10 @@ class InputWindow(Panel):
 
     TITLE = "Input window"
     BINDINGS = [
-        Binding("left,h", "move_cursor(-1)", "earlier t", show=False),
-        Binding("right,l", "move_cursor(1)", "later t", show=False),
+        Binding("left", "move_cursor(-1)", "earlier t", show=False),
+        Binding("right", "move_cursor(1)", "later t", show=False),
         Binding("home", "jump_cursor(0)", "first t", show=False),
         Binding("end", "jump_cursor(-1)", "last t", show=False),
-        Binding("c", "toggle_colour", "colour by unit", show=False),
     ]
 
     color_unit: reactive[int | None] = reactive(None)
