@@ -64,3 +64,15 @@ def harness_for(make_panel: Callable[[RunInfo], Panel], steps: int = 5, **kwargs
     trainer, records = fixed_run(steps)
     info = RunInfo(corpus=trainer.corpus, hidden_size=trainer.config.hidden_size)
     return PanelHarness(make_panel, records[-1] if records else None, info, **kwargs)
+
+
+def screen_lines(app: App) -> list[str]:
+    """The text of every line currently on the app's screen."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def widget_text(widget) -> str:
+    """The text a widget shows now (its region of the screen, border included)."""
+    region = widget.region
+    lines = screen_lines(widget.app)[region.y : region.bottom]
+    return "\n".join(line[region.x : region.right] for line in lines)

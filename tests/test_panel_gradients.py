@@ -14,6 +14,7 @@ from rnntui.tui.gradients import (
     GradientsPanel,
     format_clip,
     format_norm,
+    format_ratio,
     format_percent,
     sparkline,
 )
@@ -68,7 +69,7 @@ async def test_every_number_in_the_table_is_the_records(clip):
             assert fields[1] == format_norm(rec.grad_norms[name])
             assert fields[2] == format_norm(rec.clipped_norms[name])
             assert fields[3] == format_percent(rec.clip_fractions[name])
-            assert fields[4] == format_norm(rec.update_ratios[name])
+            assert fields[4] == format_ratio(rec.update_ratios[name]).strip()
         assert f"clip {format_clip(rec.clip)}" in drawn(app.panel)[0][0]
 
 

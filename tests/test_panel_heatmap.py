@@ -53,8 +53,8 @@ def tall_app(hidden_size: int = 100, seq_length: int = 25, **kwargs) -> ScreenLi
 
 def drawn(panel: Heatmap) -> list[tuple[str, list]]:
     """Each content row as drawn on screen (border and padding cut off), with its segments."""
-    strips = panel.render_lines(Region(0, 0, *panel.outer_size))
-    return [(strip.crop(2, strip.cell_length - 2).text, list(strip.crop(2, strip.cell_length - 2))) for strip in strips[1:-1]]
+    strips = [strip.crop(2, strip.cell_length - 2) for strip in panel.render_lines(Region(0, 0, *panel.outer_size))]
+    return [(strip.text, list(strip)) for strip in strips[1:-1]]
 
 
 def style_at(segments: list, x: int):

@@ -31,6 +31,13 @@ def format_norm(x: float) -> str:
     return f"{x:.3e}"
 
 
+def format_ratio(x: float) -> str:
+    """An update/weight ratio; NaN means the weights were all zero (biases at the start): ``—``."""
+    if math.isnan(x):
+        return "—".center(9)
+    return format_norm(x)
+
+
 def format_percent(fraction: float) -> str:
     """The share of elements clipped: ``12.5%``, ``<0.1%`` when tiny but not zero."""
     pct = 100.0 * fraction
@@ -177,7 +184,7 @@ class GradientsPanel(Panel):
                 "‖g‖ raw": format_norm(rec.grad_norms[name]),
                 "‖g‖ clip": format_norm(rec.clipped_norms[name]),
                 "clip%": format_percent(rec.clip_fractions[name]),
-                "upd/w": format_norm(rec.update_ratios[name]),
+                "upd/w": format_ratio(rec.update_ratios[name]),
             }
             spark = sparkline(history[len(history) - n :, j]) if n else ""
             row = join_cells(titles, values, spark)

@@ -46,16 +46,8 @@ class Geometry:
     left: int  # first visible timestep
     cols: int  # visible timestep columns
     beside: bool  # the legend shares the header line
-
-    @property
-    def prev_x(self) -> int:
-        """x of the hprev column."""
-        return self.label_w + 1
-
-    @property
-    def grid_x(self) -> int:
-        """x of the first timestep column."""
-        return self.prev_x + self.cell_w + 1
+    prev_x: int  # x of the hprev column (after the label and a space)
+    grid_x: int  # x of the first timestep column (after hprev and a gap)
 
     def column_at(self, x: int) -> int | None:
         """The column (PREV or a timestep) at content x, or None."""
@@ -126,16 +118,19 @@ class Heatmap(Panel):
         return max(0, min(self.unit, self.info.hidden_size - 1))
 
     def watch_unit(self) -> None:
-        self._follow = True  # the view follows the unit wherever it was set
+        """The view follows the unit wherever it was set."""
+        self._follow = True
 
     def watch_cursor_t(self, t: int) -> None:
-        self._on_prev = self._on_prev and t == 0  # hprev counts as t=0 elsewhere
+        """Leave the hprev column when the timestep moves elsewhere (hprev counts as t=0)."""
+        self._on_prev = self._on_prev and t == 0
 
-    def _select_unit(self, unit: int, always: bool = False) -> None:
+    def _select_unit(self, unit: int, chosen: bool = False) -> None:
+        """Move to ``unit``; ``chosen`` (enter or a click) also asks to colour the input window by it."""
         unit = max(0, min(unit, self.info.hidden_size - 1))
-        if unit != self.unit or always:
+        if unit != self.unit or chosen:
             self.unit, self._follow = unit, True
-            self.post_message(UnitSelected(unit))
+            self.post_message(UnitSelected(unit, chosen=chosen))
 
     def _select_column(self, column: int) -> None:
         column = max(PREV, min(column, self.record.seq_length - 1))
@@ -163,22 +158,25 @@ class Heatmap(Panel):
     def action_choose(self) -> None:
         """Choose the cursor's unit (the screen colours the input window by it)."""
         if self.record is not None:
-            self._select_unit(self.selected_unit, always=True)
+            self._select_unit(self.selected_unit, chosen=True)
 
     def on_click(self, event: events.Click) -> None:
+        """Select the clicked cell: a row label picks the unit, a header glyph the timestep."""
         offset = event.get_content_offset(self)
         if self.record is None or self.geometry is None or offset is None:
             return
         unit, column = self.geometry.unit_at(offset.y), self.geometry.column_at(offset.x)
         if unit is not None:
-            self._select_unit(unit, always=True)
+            self._select_unit(unit, chosen=True)
         if column is not None:
             self._select_column(column)
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        """Scroll the rows down."""
         self._scroll(WHEEL_ROWS, event)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """Scroll the rows up."""
         self._scroll(-WHEEL_ROWS, event)
 
     def _scroll(self, rows: int, event: events.MouseEvent) -> None:
@@ -199,9 +197,10 @@ class Heatmap(Panel):
         rows = max(1, min(units, height - 1 - spare - (not beside)))
         top = follow(self._top, self.selected_unit, rows, units) if self._follow else min(self._top, units - rows)
         left = follow(self._left, max(self.column, 0), cols, steps)
-        return Geometry(label_w, cell_w, top, rows, left, cols, beside)
+        return Geometry(label_w, cell_w, top, rows, left, cols, beside, label_w + 1, fixed + cell_w)
 
     def render(self) -> Text:
+        """Header, the visible rows, legend and detail; only what fits is built."""
         record = self.record
         if record is None:
             return Text(EMPTY, style="dim")

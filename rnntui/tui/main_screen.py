@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 from ..engine import RnntuiError, StepRecord
 from ..engine.session import RunResult, Session
 from .base import RunInfo
+from .debugger import DebuggerActions
 from .gradients import GradientsPanel
 from .heatmap import Heatmap
 from .input_window import InputWindow
@@ -28,6 +29,7 @@ from .probs import ProbsPanel
 from .samples import Sample as PanelSample
 from .samples import SamplesPanel
 from .status import StatusBar
+from .step_panel import StepPanel
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24  # below this the layout cannot show every panel
 COMPACT_HEIGHT = 34  # below this the input window row gets shorter
@@ -41,7 +43,7 @@ TOO_SMALL = (
 )
 
 
-class MainScreen(Screen):
+class MainScreen(DebuggerActions, Screen):
     """Owns the display state; panels receive it through data_bind."""
 
     BINDINGS = [
@@ -55,6 +57,16 @@ class MainScreen(Screen):
         Binding("right", "cursor(1)", "t+", show=False),
         Binding("up", "unit(-1)", "unit-", show=False),
         Binding("down", "unit(1)", "unit+", show=False),
+        Binding("backspace", "back", "Back"),
+        Binding("g", "goto", "Go to"),
+        Binding("i", "step_into", "Step into"),
+        Binding("full_stop", "step_move(1)", "Next t", show=False),
+        Binding("comma", "step_move(-1)", "Prev t", show=False),
+        Binding("escape", "leave_step", "Leave step-into", show=False),
+        Binding("k", "breakpoints", "Breakpoints"),
+        Binding("h", "hyperparameters", "Hyperparams"),
+        Binding("c", "gradcheck", "Gradcheck"),
+        Binding("u", "colour_unit", "Colour by unit"),
         Binding("l", "toggle_log", "Log"),
         Binding("w", "toggle_window", "Last 500"),
         Binding("ctrl+s", "save", "Save"),
@@ -94,10 +106,11 @@ class MainScreen(Screen):
         yield StatusBar(info, id="status").data_bind(S.record, S.state, S.rate)
         with Grid(id="panels"):
             yield InputWindow(info, id="input").data_bind(S.record, S.cursor_t, S.unit, S.color_unit)
-            yield GradientsPanel(info, id="gradients").data_bind(S.record, S.cursor_t, history_norms=S.grad_history)
+            yield SamplesPanel(info, id="samples").data_bind(S.samples, S.temperature)
+            yield StepPanel(info, id="step").data_bind(S.record, S.cursor_t, S.unit)
             yield Heatmap(info, id="heatmap").data_bind(S.record, S.cursor_t, S.unit)
             yield ProbsPanel(info, id="probs").data_bind(S.record, S.cursor_t)
-            yield SamplesPanel(info, id="samples").data_bind(S.samples, S.temperature)
+            yield GradientsPanel(info, id="gradients").data_bind(S.record, S.cursor_t, history_norms=S.grad_history)
             yield LossCurve(info, id="loss").data_bind(S.loss, S.smooth, S.events, baseline=self.baseline)
         yield Static("", id="too-small")
         yield Footer()
@@ -168,6 +181,7 @@ class MainScreen(Screen):
         if self.running:
             self._stop_flag.set()
             return
+        self.step_phase = None
         self.session.step()
         self._after_steps()
 
@@ -178,7 +192,7 @@ class MainScreen(Screen):
         if reason:
             self._stopped(reason, diverged=self.session.last_record.nonfinite is not None)
         elif not self.running:
-            self.state = "paused"
+            self.state = self._paused_state()
 
     def _stopped(self, reason: str, diverged: bool) -> None:
         self.state = f"stopped: {reason}"
@@ -208,6 +222,7 @@ class MainScreen(Screen):
 
     def start_run(self, limit: int | None) -> None:
         """Start the training worker (limit None = until paused)."""
+        self.step_phase = None
         self._stop_flag = threading.Event()
         self.state = "running"
         self._rate_mark = (time.perf_counter(), self.session.trainer.iteration)
@@ -221,7 +236,7 @@ class MainScreen(Screen):
             self.app.call_from_thread(self._run_finished, result)
 
     def _run_finished(self, result: RunResult) -> None:
-        self.state = "paused"
+        self.state = self._paused_state()
         if self.session.last_record is not None:
             self._show(self.session.last_record)
         self._pull_samples()
@@ -246,7 +261,8 @@ class MainScreen(Screen):
     def _unit_selected(self, message: UnitSelected) -> None:
         message.stop()
         self.unit = max(0, min(message.unit, self.info.hidden_size - 1))
-        self.color_unit = self.unit
+        if message.chosen:
+            self.color_unit = self.unit
 
     def action_temperature(self, direction: int) -> None:
         """[ and ]: sampling temperature down or up."""

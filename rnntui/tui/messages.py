@@ -16,6 +16,10 @@ class CursorMoved(Message):
 
 @dataclass
 class UnitSelected(Message):
-    """The user picked hidden unit ``unit`` in the heatmap."""
+    """The user moved to hidden unit ``unit`` in the heatmap.
+
+    ``chosen`` is True for enter or a click: colour the input window by it.
+    """
 
     unit: int
+    chosen: bool = False

@@ -39,25 +39,18 @@ class StatusBar(Widget):
     def render(self) -> Text:
         corpus = self.info.corpus
         rec = self.record
-        parts: list[tuple[str, str]] = [
-            (f"{corpus.name}", "bold"),
-            (f" {fmt_int(len(corpus))} chars · V={corpus.vocab_size} · H={self.info.hidden_size}", ""),
-            (f" │ iter {fmt_int(rec.iteration) if rec else '-'}", "bold"),
-        ]
-        if rec is not None:
-            parts += [
-                (f" │ p {fmt_int(rec.position)}/{fmt_int(len(corpus))}", ""),
-                (f" │ loss {rec.loss:.3f}", ""),
-                (f" │ smooth {rec.smooth_loss:.3f}", "bold"),
-            ]
+        text = Text(overflow="fold")
+        text.append(self.state_label(), style=self.state_style())
+        text.append(f" │ {corpus.name}", style="bold")
+        text.append(f" {fmt_int(len(corpus))} chars V={corpus.vocab_size} H={self.info.hidden_size}")
+        if rec is None:
+            text.append(" │ no step yet", style="dim")
         else:
-            parts.append((" │ no step yet", "dim"))
-        parts.append((f" │ {self.rate:,.0f} it/s", ""))
-        parts.append((" │ ", ""))
-        parts.append((self.state_label(), self.state_style()))
-        text = Text()
-        for chunk, style in parts:
-            text.append(chunk, style=style)
+            text.append(f" │ iter {fmt_int(rec.iteration)}", style="bold")
+            text.append(f" │ p {fmt_int(rec.position)}/{fmt_int(len(corpus))}")
+            text.append(f" │ loss {rec.loss:.3f}")
+            text.append(f" │ smooth {rec.smooth_loss:.3f}", style="bold")
+        text.append(f" │ {self.rate:,.0f} it/s")
         return text
 
     def state_label(self) -> str:
