@@ -376,8 +376,8 @@ def launch_until_header(env: dict[str, str], timeout: float = 30.0) -> tuple[flo
 
     After the header appears, space is sent and the time until the status bar
     shows ``iter 0`` is taken too (the first step loads or compiles the Numba
-    kernels). Then ``q`` quits (nothing to save at iteration 1? no: the app
-    asks, so the process is ended with SIGTERM, which Textual handles).
+    kernels). The process is then ended with SIGTERM (``q`` would ask about
+    the unsaved step).
     """
     rnntui = Path(sys.executable).with_name("rnntui")
     command = [str(rnntui)] if rnntui.exists() else [sys.executable, "-m", "rnntui"]

@@ -21,7 +21,7 @@ SAMPLES = 10  # elements checked per parameter
 STEP = 1e-5  # central-difference step
 SEED = 0  # which elements are checked: the same ones on every run, for a given shape
 TOLERANCE = 1e-5  # a parameter passes when its largest relative error is below this
-COLUMNS = ("parameter", "shape", "max rel. error", "median rel. error", "result", "|g| > clip")
+COLUMNS = ("parameter", "shape", "max error", "median error", "result", "|g| > clip")
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,9 @@ def table_row(report: GradcheckReport, name: str) -> tuple[str, ...]:
     result = report.results[name]
     shape = " x ".join(str(n) for n in report.shapes[name])
     verdict = "pass" if result.passed(TOLERANCE) else "FAIL"
-    return (name, shape, format_error(result.max_error), format_error(result.median_error), verdict,
-            f"{report.clipped[name]:,}")
+    size = int(np.prod(report.shapes[name]))
+    clipped = f"{report.clipped[name]:,} of {size:,}"
+    return (name, shape, format_error(result.max_error), format_error(result.median_error), verdict, clipped)
 
 
 def clipping_note(report: GradcheckReport) -> str | None:
@@ -110,6 +111,9 @@ class GradcheckScreen(ModalScreen[None]):
         background: $surface;
         padding: 0 1;
     }
+    GradcheckScreen Label {
+        width: 100%;
+    }
     GradcheckScreen #title {
         text-style: bold;
     }
@@ -121,6 +125,7 @@ class GradcheckScreen(ModalScreen[None]):
         color: $warning;
     }
     GradcheckScreen #hint {
+        margin-top: 1;
         color: $text-muted;
     }
     """
@@ -163,8 +168,8 @@ class GradcheckScreen(ModalScreen[None]):
         self.report = report
         self.query_one("#status", Label).update(
             f"iteration {report.iteration:,}: the window the next step trains on, loss {report.loss:.4f}\n"
-            f"{self.samples} random elements per parameter, step {self.step:g}, "
-            f"relative error |a-n| / (|a|+|n|), pass below {TOLERANCE:g}"
+            f"{self.samples} random elements per parameter, step {self.step:g}, pass below {TOLERANCE:g}\n"
+            "error = |a-n| / (|a|+|n|), a: backprop (unclipped), n: central difference"
         )
         table = self.query_one(DataTable)
         table.add_rows(table_row(report, name) for name in PARAM_NAMES)

@@ -44,6 +44,11 @@ def parse_number(field: Field, text: str) -> float | int:
         raise ValueError(f"{field.name} must be {wanted}, got {text!r}") from None
 
 
+def form_message(err: Exception) -> str:
+    """An error's message without the command-line advice ConfigError ends with."""
+    return str(err).split("; set --")[0]
+
+
 class HyperparamsScreen(ModalScreen[str | None]):
     """A form with the live hyperparameters; dismisses with a summary of the change, or None."""
 
@@ -52,7 +57,7 @@ class HyperparamsScreen(ModalScreen[str | None]):
         align: center middle;
     }
     HyperparamsScreen > Vertical {
-        width: 72;
+        width: 78;
         max-width: 100%;
         height: auto;
         max-height: 100%;
@@ -66,7 +71,6 @@ class HyperparamsScreen(ModalScreen[str | None]):
     }
     HyperparamsScreen .row {
         height: 1;
-        margin-bottom: 1;
     }
     HyperparamsScreen .row Label {
         width: 15;
@@ -87,12 +91,17 @@ class HyperparamsScreen(ModalScreen[str | None]):
         color: $text-muted;
     }
     HyperparamsScreen .error {
+        width: 100%;
         color: $error;
-        margin: -1 0 1 15;
+        padding-left: 16;
     }
     HyperparamsScreen #buttons {
         height: auto;
+        margin-top: 1;
         align-horizontal: right;
+    }
+    HyperparamsScreen #buttons Button {
+        margin-left: 2;
     }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -113,8 +122,8 @@ class HyperparamsScreen(ModalScreen[str | None]):
                 yield Label("", classes="error", id=f"{field.name}-error")
             yield Label("", classes="error", id="form-error")
             with Horizontal(id="buttons"):
-                yield Button("Apply", variant="primary", id="apply")
-                yield Button("Cancel", id="cancel")
+                yield Button("Apply (enter)", variant="primary", compact=True, id="apply")
+                yield Button("Cancel (escape)", compact=True, id="cancel")
 
     def on_mount(self) -> None:
         for label in self.query(".error"):
@@ -139,7 +148,7 @@ class HyperparamsScreen(ModalScreen[str | None]):
                 value = parse_number(field, self.query_one(f"#{field.name}", Input).value)
                 config.replace(**{field.name: value})
             except (ValueError, ConfigError) as err:
-                problem, ok = str(err), False
+                problem, ok = form_message(err), False
             else:
                 if value != getattr(config, field.name):
                     changes[field.name] = value

@@ -43,35 +43,40 @@ TOO_SMALL = (
 )
 
 
+TEMPERATURE = Binding.Group("Temp")
+LOSS_VIEW = Binding.Group("Log/500")
+TRAVEL = Binding.Group("Back/Go")
+
+
 class MainScreen(DebuggerActions, Screen):
     """Owns the display state; panels receive it through data_bind."""
 
     BINDINGS = [
         Binding("space", "step", "Step"),
-        Binding("r", "toggle_run", "Run/pause"),
+        Binding("r", "toggle_run", "Run"),
         Binding("n", "run_n", "Run N"),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
         Binding("s", "sample", "Sample"),
-        Binding("left_square_bracket", "temperature(-1)", "Temp-"),
-        Binding("right_square_bracket", "temperature(1)", "Temp+"),
+        Binding("left_square_bracket", "temperature(-1)", "Temp-", group=TEMPERATURE),
+        Binding("right_square_bracket", "temperature(1)", "Temp+", group=TEMPERATURE),
         Binding("left", "cursor(-1)", "t-", show=False),
         Binding("right", "cursor(1)", "t+", show=False),
         Binding("up", "unit(-1)", "unit-", show=False),
         Binding("down", "unit(1)", "unit+", show=False),
-        Binding("backspace", "back", "Back"),
-        Binding("g", "goto", "Go to"),
-        Binding("i", "step_into", "Step into"),
+        Binding("backspace", "back", "Back", group=TRAVEL),
+        Binding("g", "goto", "Go to", group=TRAVEL),
+        Binding("i", "step_into", "Into"),
         Binding("full_stop", "step_move(1)", "Next t", show=False),
         Binding("comma", "step_move(-1)", "Prev t", show=False),
         Binding("escape", "leave_step", "Leave step-into", show=False),
-        Binding("k", "breakpoints", "Breakpoints"),
-        Binding("h", "hyperparameters", "Hyperparams"),
-        Binding("c", "gradcheck", "Gradcheck"),
-        Binding("u", "colour_unit", "Colour by unit"),
-        Binding("l", "toggle_log", "Log"),
-        Binding("w", "toggle_window", "Last 500"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("k", "breakpoints", "Breaks"),
+        Binding("h", "hyperparameters", "Hyper"),
+        Binding("c", "gradcheck", "Check"),
+        Binding("u", "colour_unit", "Unit"),
+        Binding("l", "toggle_log", "Log scale", group=LOSS_VIEW),
+        Binding("w", "toggle_window", "Last 500", group=LOSS_VIEW),
     ]
 
     record: reactive[StepRecord | None] = reactive(None)

@@ -27,7 +27,7 @@ NOTE_STYLE = "italic $text-muted"
 MAX_LOGITS = 5  # most logits shown on the top-logits line
 NUMBER_CELLS = 9  # width of a table column: "-1.23e-05" or "-123.4567"
 
-Line = tuple[int, Content]  # (priority: lower is kept longer when rows are short, the line)
+Line = tuple[int, Content]  # (priority: lower is kept longer when rows are short, one or more rows)
 
 
 def phase_sequence(T: int) -> list[tuple[str, int]]:
@@ -62,8 +62,16 @@ def norm(v: np.ndarray) -> float:
 
 
 def keep(lines: list[Line], height: int) -> list[Content]:
-    """The ``height`` lines of highest priority (ties: earlier first), in their original order."""
-    chosen = sorted(range(len(lines)), key=lambda i: (lines[i][0], i))[: max(1, height)]
+    """The entries of highest priority (ties: earlier first) that fit ``height`` rows, in their original order.
+
+    An entry of several rows is kept or left out whole.
+    """
+    budget, chosen = max(1, height), []
+    for i in sorted(range(len(lines)), key=lambda i: (lines[i][0], i)):
+        rows = len(lines[i][1].plain.split("\n"))
+        if rows <= budget:
+            chosen.append(i)
+            budget -= rows
     return [lines[i][1] for i in sorted(chosen)]
 
 
@@ -75,7 +83,7 @@ def table(rows: list[tuple[int, str, np.ndarray]], unit: int, width: int) -> lis
     label_w = max(len(label) for _, label, _ in rows)
     with_norm = 2 + label_w + 2 * (NUMBER_CELLS + 2) <= width
     head = f"  {'‖·‖':>{NUMBER_CELLS}}" if with_norm else ""
-    lines = [(6, Content.styled(" " * (2 + label_w) + f"{head}  {f'unit {unit}':>{NUMBER_CELLS}}", COLUMN_STYLE))]
+    lines = [(1, Content.styled(" " * (2 + label_w) + f"{head}  {f'unit {unit}':>{NUMBER_CELLS}}", COLUMN_STYLE))]
     for priority, label, vec in rows:
         size = f"  {number(norm(vec)):>{NUMBER_CELLS}}" if with_norm else ""
         lines.append((priority, Content(f"  {label:<{label_w}}{size}  {number(vec[unit], True):>{NUMBER_CELLS}}")))
@@ -158,26 +166,27 @@ class StepPanel(Panel):
             (2, "sum (pre-act.)", pre),
             (1, "h_t = tanh(sum)", rec.hs[t]),
         ]
-        p, loss = float(rec.ps[t, rec.targets[t]]), float(rec.losses[t])
-        so_far = number(float(np.sum(rec.losses[: t + 1])))
+        p, loss = format_prob(float(rec.ps[t, rec.targets[t]])), number(rec.losses[t])
+        so_far = number(np.sum(rec.losses[: t + 1]))
+        equation = fit(width, "h_t = tanh(Wxh·x_t + Whh·h_{t-1} + bh)", "h_t = tanh(sum of parts)")
         return [
             (0, Content.styled(header, HEADER_STYLE)),
-            (4, Content.styled(fit(width, "h_t = tanh(Wxh·x_t + Whh·h_{t-1} + bh)", "h_t = tanh(sum of parts)"), EQUATION_STYLE)),
+            (5, Content.styled(equation, EQUATION_STYLE)),
             *table(rows, unit, width),
-            (7, Content.styled(fit(width, "y_t = Why·h_t + by, top logits:", "top logits y_t:"), EQUATION_STYLE)),
             (4, self._logits(rec, t, width)),
-            (1, Content(fit(width, f"p_t[target '{target}'] = {format_prob(p)}   loss term −ln p = {number(loss)}", f"p_t['{target}'] {format_prob(p)}  −ln p {number(loss)}"))),
+            (1, Content(fit(width, f"p_t[target '{target}'] = {p}   loss term −ln p = {loss}", f"p_t['{target}'] {p}  −ln p {loss}"))),
             (2, Content(fit(width, f"loss so far (t=0..{t}) = {so_far}", f"loss so far {so_far}"))),
         ]
 
     def _logits(self, rec: StepRecord, t: int, width: int) -> Content:
-        """The largest logits with their characters, as many as fit (the target's in its colour)."""
+        """The y_t equation, then the largest logits with their characters, as many as fit (the target's in its colour)."""
         ys, target = rec.ys[t], int(rec.targets[t])
         top = [int(v) for v in ranking(ys)[:MAX_LOGITS]]
         entries = [(f"'{self._char(v)}' {number(ys[v], True)}", TARGET_STYLE if v == target else "") for v in top]
-        while len(entries) > 1 and 2 + sum(len(text) + 2 for text, _ in entries) - 2 > width:
+        while len(entries) > 1 and sum(len(text) + 2 for text, _ in entries) > width:  # "  " before each
             entries.pop()
-        parts: list[tuple[str, str] | str] = ["  "]
+        title = fit(width, "y_t = Why·h_t + by, top logits:", "top logits y_t:")
+        parts: list[tuple[str, str] | str] = [(title, EQUATION_STYLE), "\n  "]
         for i, entry in enumerate(entries):
             parts += ["  "] * (i > 0) + [entry]
         return Content.assemble(*parts)
@@ -202,10 +211,11 @@ class StepPanel(Panel):
         ]
         if t >= 1:
             rows.append((1, f"dh_next to t={t - 1}", rec.dh[t - 1] - rec.dh_out[t - 1]))
+        equation = fit(width, "dh = Whyᵀdy (from output) + dh_next (from t+1)", "dh = Whyᵀdy + dh_next")
         lines = [
             (0, Content.styled(header, HEADER_STYLE)),
             (2, Content(fit(width, f"dy = p_t − onehot(target)  {dy_text}", f"dy = p − onehot  {dy_text}", dy_text))),
-            (4, Content.styled(fit(width, "dh = Whyᵀdy (from output) + dh_next (from t+1)", "dh = Whyᵀdy + dh_next"), EQUATION_STYLE)),
+            (5, Content.styled(equation, EQUATION_STYLE)),
             *table(rows, unit, width),
         ]
         if t == 0:
@@ -218,8 +228,10 @@ class StepPanel(Panel):
         c = {name: number(value) for name, value in rec.step_contributions(t).items()}
         hidden = f"Wxh {c['Wxh']}  Whh {c['Whh']}  bh {c['bh']}"
         output = f"Why {c['Why']}  by {c['by']}"
+        if len(f"  from dhraw: {hidden}") <= width:  # label both lines, or neither
+            hidden, output = f"from dhraw: {hidden}", f"from dy:    {output}"
         return [
-            (3, Content.styled(fit(width, f"gradients added at t={t} (‖·‖):", f"added at t={t}:"), EQUATION_STYLE)),
-            (2, Content(fit(width, f"  from dhraw: {hidden}", f"  {hidden}"))),
-            (2, Content(fit(width, f"  from dy:    {output}", f"  {output}"))),
+            (4, Content.styled(fit(width, f"gradients added at t={t} (‖·‖):", f"added at t={t}:"), EQUATION_STYLE)),
+            (2, Content(f"  {hidden}")),
+            (2, Content(f"  {output}")),
         ]
