@@ -135,7 +135,9 @@ def warm_up(engine: Trainer, oracle: OracleTrainer, seconds: float) -> None:
     iterations_per_second(oracle.step, seconds)
 
 
-def timed_rounds(engine: Trainer, oracle: OracleTrainer, rounds: int, seconds: float) -> tuple[list[float], list[float]]:
+def timed_rounds(
+    engine: Trainer, oracle: OracleTrainer, rounds: int, seconds: float
+) -> tuple[list[float], list[float]]:
     """Alternate engine and oracle rounds (engine first in even rounds, oracle first in odd ones)."""
     engine_rates, oracle_rates = [], []
     for r in range(rounds):
@@ -179,7 +181,10 @@ def describe_environment(corpus: Corpus) -> str:
 def equality_line(result: dict) -> str:
     case, diff = result["case"], result["difference"]
     verdict = "OK" if diff <= EQUALITY_TOLERANCE else "FAILED"
-    return f"{case.label:<13} one-step equality: worst relative difference {diff:.1e} (limit {EQUALITY_TOLERANCE:.0e})  {verdict}"
+    return (
+        f"{case.label:<13} one-step equality: worst relative difference {diff:.1e} "
+        f"(limit {EQUALITY_TOLERANCE:.0e})  {verdict}"
+    )
 
 
 def speed_line(result: dict) -> str:

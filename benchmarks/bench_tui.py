@@ -240,6 +240,24 @@ async def section_throughput(opts: Options) -> None:
 # --- 2. step latency --------------------------------------------------------------------
 
 
+def record_views(screen) -> list:
+    """The displayed widgets that draw the current StepRecord themselves (status bar and panels)."""
+    from textual.widget import Widget
+
+    from rnntui.tui.loss_curve import LossCurve
+    from rnntui.tui.samples import SamplesPanel
+
+    return [
+        w
+        for w in screen.query(Widget)
+        if "record" in type(w)._reactives
+        and not isinstance(w, (LossCurve, SamplesPanel))
+        and w is not screen
+        and w.display
+        and w.region.area > 0
+    ]
+
+
 class StepProbe:
     """Timestamps of what one key press sets off, taken by wrapping the app's own calls.
 
@@ -271,10 +289,10 @@ class StepProbe:
 
         session.step = timed_step
         self.panels = {}
-        for widget_id in ("status", "input", "gradients", "heatmap", "probs"):
-            widget = screen.query_one(f"#{widget_id}")
-            self.panels[widget_id] = widget
-            self._wrap(widget_id, widget, lambda w=widget: w.record.iteration if w.record is not None else -1)
+        for widget in record_views(screen):
+            name = widget.id or type(widget).__name__
+            self.panels[name] = widget
+            self._wrap(name, widget, lambda w=widget: w.record.iteration if w.record is not None else -1)
         curve = screen.query_one(LossCurve)
         plot = curve.query_one(PlotextPlot)
         self.panels["loss"] = curve
@@ -317,10 +335,10 @@ async def section_latency(opts: Options) -> None:
     headline(f"2. step latency: space to every panel updated (H={opts.hidden_size}, T={opts.seq_length}, V=65)")
     print(
         "Method: under run_test, t0 = perf_counter() just before pilot.press('space') posts the key; the end is\n"
-        "the first frame composed (and encoded for a terminal) after all six views (status bar, input window,\n"
-        "gradients, heatmap, probabilities, loss plot) have rendered the new iteration, found by wrapping each\n"
+        "the first frame composed (and encoded for a terminal) after every view that draws the record (status\n"
+        "bar and panels, listed below) and the loss plot have rendered the new iteration, found by wrapping each\n"
         "view's render() and App._display. The samples panel changes only when a sample arrives, so it is not\n"
-        "waited for. Between presses the app is left idle. Column 'engine' is Session.step alone."
+        "waited for. Between presses the app is left idle. Row 'engine' is Session.step alone."
     )
     app, session = make_app(opts)
     totals, engines, handled, renders = [], [], [], []
@@ -329,6 +347,7 @@ async def section_latency(opts: Options) -> None:
         await pilot.pause()
         screen = app.main
         probe = StepProbe(app, screen)
+        print(f"  views waited for: {', '.join(probe.panels)}")
         warmup = 3
         for k in range(warmup + opts.steps):
             await pilot.pause(0.05)
@@ -519,6 +538,9 @@ async def section_memory(opts: Options) -> None:
             )
 
         sample(0)
+        await pilot.press("space")  # the first step loads the compiled kernels (tens of MiB, once)
+        await pilot.pause()
+        sample(trainer.iteration)
         start = time.perf_counter()
         await start_running(pilot, screen)
         for mark in marks[1:]:
@@ -531,8 +553,8 @@ async def section_memory(opts: Options) -> None:
         if screen.running:
             await stop_running(pilot, screen)
     done = rows[-1][0]
-    print(f"  {done:,} iterations in {elapsed:.1f} s ({done / elapsed:,.0f} it/s with the sampling above)")
-    first, base, last = rows[0], rows[1], rows[-1]
+    print(f"  {done - 1:,} iterations of run mode in {elapsed:.1f} s ({(done - 1) / elapsed:,.0f} it/s with the sampling above)")
+    first, base, last = rows[0], rows[2], rows[-1]
     growth = last[2] - base[2]
     explained = (last[3] - base[3]) + (last[4] - base[4])
     other = growth - explained

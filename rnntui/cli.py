@@ -17,6 +17,8 @@ import dataclasses
 import importlib.resources
 import json
 import math
+import os
+import shutil
 import signal
 import sys
 import threading
@@ -29,14 +31,19 @@ import numpy as np
 
 from rnntui.engine import (
     PARAM_NAMES,
+    BreakpointSet,
     CheckpointError,
     Config,
     Corpus,
+    GradCheckResult,
+    Pass,
     RnntuiError,
     StepRecord,
     Trainer,
     gradcheck,
     loss_and_grads,
+    parse_breakpoint,
+    save_checkpoint,
 )
 
 EXIT_OK = 0
@@ -102,7 +109,7 @@ def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="EXPR",
-        help="stop when EXPR holds (repeatable)",
+        help="stop a run when EXPR holds, e.g. 'nan', 'clip Whh > 0.1', 'smooth < 40', 'every 500' (repeatable)",
     )
 
 
@@ -164,11 +171,12 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
 def _check_train_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Reject flag combinations that make no sense (argparse-style error, exit 2)."""
-    if args.gradcheck:
-        clashing = [flag for flag, value in (("--iterations", args.iterations), ("--log", args.log),
-                                             ("--save", args.save), ("--break", args.breaks)) if value]
-        if clashing:
-            parser.error(f"--gradcheck checks gradients without training; drop {', '.join(clashing)}")
+    if not args.gradcheck:
+        return
+    training_flags = {"--iterations": args.iterations, "--log": args.log, "--save": args.save, "--break": args.breaks}
+    clashing = [flag for flag, value in training_flags.items() if value]
+    if clashing:
+        parser.error(f"--gradcheck checks gradients without training; drop {', '.join(clashing)}")
 
 
 # --- entry point ----------------------------------------------------------------
@@ -205,7 +213,7 @@ def _train_command(argv: list[str]) -> int:
     trainer = build_trainer(args)
     if args.gradcheck:
         return run_gradcheck(trainer, quiet=args.quiet)
-    breakpoints = load_breakpoints(args.breaks)
+    breakpoints = build_breakpoints(trainer, args.breaks)
     _check_writable(args.save, "--save")
     _check_writable(args.log, "--log")
     return run_training(trainer, args, breakpoints)
@@ -217,7 +225,7 @@ def _app_command(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     trainer = build_trainer(args)
-    load_breakpoints(args.breaks)  # validate now, so a typo fails before the UI opens
+    validate_breakpoints(args.breaks)  # a typo fails here, before the UI opens
     try:
         from rnntui.tui.app import run_app
     except ModuleNotFoundError as err:
@@ -239,12 +247,12 @@ def _one_line(text: str) -> str:
 
 
 def _silence_stdout() -> None:
-    """After a closed pipe (``rnntui train | head``), send further output nowhere."""
+    """After a closed pipe (``rnntui train | head``), send what is left of stdout nowhere."""
     try:
-        devnull = open("/dev/null", "w")  # noqa: SIM115 - lives until exit
-        sys.stdout = devnull
-    except OSError:
-        pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (e.g. captured in tests)
 
 
 # --- corpus, config, checkpoint ----------------------------------------------------
@@ -319,32 +327,33 @@ def _check_writable(path: str | None, flag: str) -> None:
 # --- breakpoints -------------------------------------------------------------------
 
 
-def load_breakpoints(texts: list[str]) -> list[tuple[str, Any]]:
-    """Parse each ``--break`` text into ``(text, breakpoint)``.
+def validate_breakpoints(texts: list[str]) -> None:
+    """Parse each ``--break`` text; a bad one raises BreakpointError listing the valid forms."""
+    for text in texts:
+        parse_breakpoint(text)
 
-    Uses ``rnntui.engine.breakpoints.parse_breakpoint``, which raises an
-    ``RnntuiError`` listing the valid forms. Where that module is absent,
-    prints a warning and returns no breakpoints.
+
+def build_breakpoints(trainer: Trainer, texts: list[str]) -> BreakpointSet:
+    """The breakpoints of a headless run: those saved in a resumed checkpoint, then ``--break``'s.
+
+    A ``--break`` equal to a saved breakpoint is not added twice; if the saved
+    one was switched off, giving it again switches it back on.
     """
-    if not texts:
-        return []
-    try:
-        from rnntui.engine.breakpoints import parse_breakpoint
-    except ModuleNotFoundError as err:
-        if err.name != "rnntui.engine.breakpoints":
-            raise
-        print("rnntui: warning: breakpoints are not available in this build; ignoring --break", file=sys.stderr)
-        return []
-    return [(text, parse_breakpoint(text)) for text in texts]
+    saved = trainer.checkpoint_extras.get("breakpoints")
+    breakpoints = BreakpointSet.from_array(saved) if saved is not None else BreakpointSet()
+    for text in texts:
+        wanted = parse_breakpoint(text)
+        existing = [i for i, bp in enumerate(breakpoints) if bp.source == wanted.source]
+        if not existing:
+            breakpoints.add(text)
+        elif not breakpoints[existing[0]].enabled:
+            breakpoints.toggle(existing[0])
+    return breakpoints
 
 
-def first_breakpoint_hit(breakpoints: list[tuple[str, Any]], record: StepRecord) -> tuple[str, str] | None:
-    """``(text, reason)`` of the first breakpoint that fires on ``record``, or None."""
-    for text, breakpoint in breakpoints:
-        reason = breakpoint.check(record)
-        if reason:
-            return text, reason
-    return None
+def describe_breakpoints(breakpoints: BreakpointSet) -> str:
+    """``nan, every 100 (off)``: the breakpoints in order, disabled ones marked."""
+    return ", ".join(bp.source + ("" if bp.enabled else " (off)") for bp in breakpoints)
 
 
 # --- metrics log ---------------------------------------------------------------------
@@ -447,7 +456,8 @@ class Progress:
             f"[{bar}] {self.done}/{self.total}  iter {self.trainer.iteration}  "
             f"loss {self.trainer.smooth_loss:.4f}  {self.rate:.0f} it/s"
         )
-        sys.stderr.write("\r" + text + "\x1b[K")
+        width = shutil.get_terminal_size().columns - 1  # never wrap onto a second line
+        sys.stderr.write("\r" + text[:width] + "\x1b[K")
         sys.stderr.flush()
         self._bar_shown = True
 
@@ -497,17 +507,21 @@ class Outcome:
 
     kind: str
     record: StepRecord | None = None  # the last record (for diverged)
-    detail: str = ""  # the breakpoint text and reason
+    detail: str = ""  # why the breakpoint fired
 
 
 def train_loop(
     trainer: Trainer,
     iterations: int,
-    breakpoints: list[tuple[str, Any]],
+    breakpoints: BreakpointSet,
     on_record: Callable[[StepRecord], None],
     stop: StopRequest,
 ) -> Outcome:
-    """Step ``iterations`` times, or until Ctrl+C, divergence or a breakpoint."""
+    """Step ``iterations`` times, or until Ctrl+C, divergence or a breakpoint.
+
+    Divergence is checked first, so a diverging step ends as ``diverged`` even
+    when a ``nan`` breakpoint would also fire.
+    """
     try:
         for _ in range(iterations):
             if stop.requested:
@@ -516,19 +530,19 @@ def train_loop(
             on_record(record)
             if record.nonfinite is not None:
                 return Outcome("diverged", record)
-            hit = first_breakpoint_hit(breakpoints, record)
-            if hit is not None:
-                return Outcome("breakpoint", record, f"{hit[0]!r} ({hit[1]})")
+            reason = breakpoints.check(record)
+            if reason is not None:
+                return Outcome("breakpoint", record, reason)
     except KeyboardInterrupt:
         return Outcome("interrupted")
     return Outcome("interrupted" if stop.requested else "done")
 
 
-def run_training(trainer: Trainer, args: argparse.Namespace, breakpoints: list[tuple[str, Any]]) -> int:
+def run_training(trainer: Trainer, args: argparse.Namespace, breakpoints: BreakpointSet) -> int:
     """Train headless as ``args`` say; print progress and a summary; return the exit status."""
     total = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
     progress = Progress(trainer, total, args.quiet)
-    _print_start(progress, trainer, args)
+    _print_start(progress, trainer, args, breakpoints)
     log = open_log(args.log, append=args.resume is not None) if args.log else None
     try:
 
@@ -544,12 +558,19 @@ def run_training(trainer: Trainer, args: argparse.Namespace, breakpoints: list[t
             log.close()
         progress.clear_bar()
     if args.save:
-        trainer.save(args.save)
+        save_run(trainer, args.save, breakpoints)
     return _finish(outcome, progress, trainer, args.save)
 
 
-def _print_start(progress: Progress, trainer: Trainer, args: argparse.Namespace) -> None:
-    """The opening lines: corpus, model size, where the run starts, and the short-corpus notice."""
+def save_run(trainer: Trainer, path: str, breakpoints: BreakpointSet) -> None:
+    """Save a checkpoint with the breakpoints and any other extras the resumed checkpoint carried."""
+    extra = dict(trainer.checkpoint_extras)
+    extra["breakpoints"] = breakpoints.to_array()
+    save_checkpoint(trainer, path, extra=extra)
+
+
+def _print_start(progress: Progress, trainer: Trainer, args: argparse.Namespace, breakpoints: BreakpointSet) -> None:
+    """The opening lines: corpus, model size, where the run starts, breakpoints, short-corpus notice."""
     corpus, cfg = trainer.corpus, trainer.config
     progress.line(
         f"training on {corpus.name}: {len(corpus)} characters, {corpus.vocab_size} distinct; "
@@ -563,6 +584,8 @@ def _print_start(progress: Progress, trainer: Trainer, args: argparse.Namespace)
                 "(same characters); training continues on the new text",
                 file=sys.stderr,
             )
+    if len(breakpoints):
+        progress.line(f"breakpoints: {describe_breakpoints(breakpoints)}")
     if trainer.window_notice is not None:
         progress.note(trainer.window_notice)
 
@@ -573,7 +596,7 @@ def _finish(outcome: Outcome, progress: Progress, trainer: Trainer, saved: str |
         "done": "done",
         "interrupted": "interrupted",
         "diverged": "diverged",
-        "breakpoint": f"stopped by breakpoint {outcome.detail}",
+        "breakpoint": f"breakpoint ({outcome.detail})",
     }
     summary = (
         f"{labels[outcome.kind]}: {progress.done} iterations ({progress.rate:.0f} it/s), "
@@ -636,7 +659,7 @@ def run_gradcheck(trainer: Trainer, quiet: bool) -> int:
     return EXIT_OK if passed else EXIT_FAILED
 
 
-def _gradcheck_notes(results: dict, full: Any, clip: float) -> list[str]:
+def _gradcheck_notes(results: dict[str, GradCheckResult], full: Pass, clip: float) -> list[str]:
     """Notes on clipping and on failures that lie within floating-point rounding noise."""
     notes = []
     over = {name: int(np.count_nonzero(np.abs(full.grads[name]) > clip)) for name in PARAM_NAMES}

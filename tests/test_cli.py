@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rnntui import cli
-from rnntui.engine import Config, Corpus, RnntuiError, Trainer, read_checkpoint
+from rnntui.engine import PARAM_NAMES, Config, Corpus, Trainer, read_checkpoint
 from rnntui.engine.gradcheck import GradCheckResult
 
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
@@ -192,7 +192,7 @@ def test_gradcheck_passes_on_a_trained_state(capsys, corpus_file, tmp_path):
     run(capsys, "train", corpus_file, *SMALL, "--iterations", 60, "--save", ckpt, "--quiet")
     status, out, _ = run(capsys, "train", corpus_file, "--resume", ckpt, "--gradcheck")
     assert status == 0
-    rows = [line.split() for line in out.splitlines() if line.split()[:1] in (["Wxh"], ["Whh"], ["Why"], ["bh"], ["by"])]
+    rows = [line.split() for line in out.splitlines() if line.split()[:1] in [[name] for name in PARAM_NAMES]]
     assert [row[0] for row in rows] == ["Wxh", "Whh", "Why", "bh", "by"]
     assert all(row[-1] == "ok" and float(row[1]) < 1e-5 for row in rows)
     assert out.splitlines()[-1].startswith("gradcheck passed")
@@ -208,7 +208,7 @@ def test_gradcheck_notes_clipping(capsys, corpus_file):
 def test_gradcheck_failure_exits_1(capsys, corpus_file, monkeypatch):
     def bad_gradcheck(params, inputs, targets, hprev, **kwargs):
         results = {}
-        for name in ("Wxh", "Whh", "Why", "bh", "by"):
+        for name in PARAM_NAMES:
             error = 0.5 if name == "Why" else 1e-9
             results[name] = GradCheckResult(name, np.array([error]), np.array([1.0]), np.array([2.0]))
         return results
@@ -377,53 +377,37 @@ def test_divergence_found_by_the_engine_stops_the_run(capsys, corpus_file, monke
 # --- breakpoints ----------------------------------------------------------------------------------
 
 
-def fake_breakpoints_module(fire_at: int) -> types.ModuleType:
-    """A stand-in for rnntui.engine.breakpoints: ``iter=N`` fires at iteration N; anything else is invalid."""
-    module = types.ModuleType("rnntui.engine.breakpoints")
-
-    class FakeBreakpoint:
-        def __init__(self, at: int) -> None:
-            self.at = at
-
-        def check(self, record):
-            return f"iteration {record.iteration} reached" if record.iteration == self.at else None
-
-    def parse_breakpoint(text: str):
-        if not text.startswith("iter="):
-            raise RnntuiError(f"bad breakpoint {text!r}; valid forms: iter=N")
-        return FakeBreakpoint(int(text[5:]))
-
-    module.parse_breakpoint = parse_breakpoint
-    return module
-
-
-def test_breakpoint_stops_the_run_and_saves(capsys, corpus_file, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", fake_breakpoints_module(6))
+def test_breakpoint_stops_the_run_and_saves(capsys, corpus_file, tmp_path):
     ckpt = tmp_path / "bp.npz"
-    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--break", "iter=6", "--save", ckpt)
-    assert status == cli.EXIT_BREAKPOINT
-    assert out.splitlines()[-1].startswith("stopped by breakpoint 'iter=6' (iteration 6 reached): 7 iterations")
-    assert int(read_checkpoint(ckpt)["iteration"]) == 7
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--break", "iter == 6", "--save", ckpt)
+    assert status == cli.EXIT_BREAKPOINT == 3
+    assert "breakpoints: iter == 6" in out.splitlines()
+    summary = out.splitlines()[-1]
+    assert summary.startswith("breakpoint (iter == 6: ") and "): 7 iterations (" in summary
+    saved = read_checkpoint(ckpt)
+    assert int(saved["iteration"]) == 7
+    assert saved["extra_breakpoints"].tolist() == [["iter == 6", "on"]]
 
 
-def test_bad_breakpoint_is_a_one_line_error(capsys, corpus_file, monkeypatch):
-    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", fake_breakpoints_module(0))
-    status, _, err = run(capsys, "train", corpus_file, "--break", "iter=1", "--break", "gibberish")
-    assert_one_line_error(status, err, "gibberish", "valid forms")
+def test_saved_breakpoints_apply_when_resuming(capsys, corpus_file, tmp_path):
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert run(capsys, "train", corpus_file, *SMALL, "--break", "every 5", "--save", first, "--quiet")[0] == 3
+    assert int(read_checkpoint(first)["iteration"]) == 6  # iteration 5 fired
+    status, out, _ = run(capsys, "train", corpus_file, "--resume", first, "--break", "EVERY 5", "--save", second)
+    assert status == 3
+    assert "breakpoints: every 5" in out.splitlines()  # given again: not added twice
+    assert int(read_checkpoint(second)["iteration"]) == 11
 
 
-def test_real_breakpoint_parser_rejects_nonsense(capsys, corpus_file):
-    pytest.importorskip("rnntui.engine.breakpoints")
-    status, _, err = run(capsys, "train", corpus_file, "--break", "%%% not a condition %%%")
-    assert_one_line_error(status, err)
+def test_a_diverging_step_is_reported_as_divergence_even_with_a_nan_breakpoint(capsys, corpus_file):
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--learning-rate", "1e300", "--break", "nan")
+    assert status == 1
+    assert out.splitlines()[-1].startswith("diverged: ")
 
 
-def test_missing_breakpoint_module_is_a_warning(capsys, corpus_file, monkeypatch):
-    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", None)
-    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 3, "--break", "iter=1")
-    assert status == 0
-    assert "warning: breakpoints are not available" in err
-    assert out.splitlines()[-1].startswith("done: 3 iterations")
+def test_bad_breakpoint_is_a_one_line_error(capsys, corpus_file):
+    status, _, err = run(capsys, "train", corpus_file, "--break", "nan", "--break", "loss >> 3")
+    assert_one_line_error(status, err, "loss >> 3", "valid forms")
 
 
 # --- the app form and the built-in corpus -------------------------------------------------------
@@ -441,17 +425,16 @@ def fake_app(monkeypatch) -> list[tuple[tuple, dict]]:
 
     module.run_app = run_app
     monkeypatch.setitem(sys.modules, "rnntui.tui.app", module)
-    monkeypatch.setitem(sys.modules, "rnntui.engine.breakpoints", fake_breakpoints_module(0))
     return calls
 
 
 def test_app_form_builds_the_trainer_and_hands_over(capsys, corpus_file, fake_app):
-    status, _, _ = run(capsys, corpus_file, "--hidden-size", "12", "--break", "iter=3")
+    status, _, _ = run(capsys, corpus_file, "--hidden-size", "12", "--break", "iter == 3")
     assert status == 0
     [(args, kwargs)] = fake_app
     trainer = args[0]
     assert trainer.config.hidden_size == 12 and trainer.corpus.name == "fox.txt"
-    assert kwargs == {"breakpoints": ["iter=3"], "notice": None, "checkpoint": None}
+    assert kwargs == {"breakpoints": ["iter == 3"], "notice": None, "checkpoint": None}
 
 
 def test_app_form_passes_the_resumed_checkpoint(capsys, corpus_file, tmp_path, fake_app):

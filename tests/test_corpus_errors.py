@@ -43,11 +43,14 @@ def cli_error(capsys, *argv: object) -> str:
 
 
 BAD_FILES = {
-    # name: (bytes or None for "do not create", fragments the message must hold)
+    # name: (the file's bytes, fragments the message must hold)
     "empty": (b"", ["empty", "at least 2 characters"]),
     "one_char": (b"x", ["only 1 character", "at least 2 characters"]),
     "binary": (b"PK\x03\x04\x00\x00\x14\x00text", ["binary", "offset 4"]),
-    "bad_utf8": ("abc é ".encode("utf-8") + b"\xff\xfe more", ["not valid utf-8", "byte offset 7", "0xff", "--encoding"]),
+    "bad_utf8": (
+        "abc é ".encode("utf-8") + b"\xff\xfe more",  # é takes two bytes: 0xff is byte 7
+        ["not valid utf-8", "byte offset 7", "0xff", "--encoding"],
+    ),
     "truncated_utf8": (b"abc\xe6\x97", ["not valid utf-8", "byte offset 3", "--encoding"]),
 }
 
@@ -138,16 +141,14 @@ def test_utf16_odd_length_names_the_offset(tmp_path):
     assert "not valid utf-16" in message and "byte offset 12" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeError,
-    reason="corpus.py catches only UnicodeDecodeError; Python's incremental utf-16/utf-32 decoders "
-    "raise a plain UnicodeError for a stream without a byte-order mark",
-)
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
-def test_utf16_or_32_without_a_byte_order_mark_is_a_corpus_error(tmp_path, encoding):
+def test_utf16_or_32_without_a_byte_order_mark(capsys, tmp_path, encoding):
     path = write(tmp_path, "nobom.txt", "no mark here".encode(encoding + "-le"))
-    assert "byte" in corpus_error(path, encoding=encoding)
+    message = corpus_error(path, encoding=encoding)
+    assert "nobom.txt" in message and encoding in message and "--encoding" in message
+    assert cli_error(capsys, path, "--encoding", encoding) == f"rnntui: error: {message}"
+    little_endian = Corpus.from_path(path, encoding=encoding + "-le")
+    assert little_endian.decode(0, len(little_endian)) == "no mark here"
 
 
 def test_two_characters_are_enough(tmp_path):

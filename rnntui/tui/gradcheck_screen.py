@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -75,11 +76,12 @@ def format_error(error: float) -> str:
     return f"{error:.2e}"
 
 
-def table_row(report: GradcheckReport, name: str) -> tuple[str, ...]:
+def table_row(report: GradcheckReport, name: str) -> tuple[str | Text, ...]:
     """The table's cells for parameter ``name``."""
     result = report.results[name]
     shape = " x ".join(str(n) for n in report.shapes[name])
-    verdict = "pass" if result.passed(TOLERANCE) else "FAIL"
+    passed = result.passed(TOLERANCE)
+    verdict = Text("pass", style="green") if passed else Text("FAIL", style="bold red")
     size = int(np.prod(report.shapes[name]))
     clipped = f"{report.clipped[name]:,} of {size:,}"
     return (name, shape, format_error(result.max_error), format_error(result.median_error), verdict, clipped)

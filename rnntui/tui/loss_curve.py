@@ -177,7 +177,7 @@ class LossCurve(Panel):
             return None
         start = max(0, n - RECENT) if self.recent_only else 0
         smooth = self.smooth if self.smooth is not None else np.zeros(0)
-        markers = tuple(int(it) for it, _ in self.events if start <= it <= n - 1)
+        markers = tuple(sorted({int(it) for it, _ in self.events if start <= it <= n - 1}))
         return CurvePlan(
             raw=self._series(loss, start, bucket_minmax),
             smooth=self._series(smooth[:n], min(start, len(smooth)), bucket_last),

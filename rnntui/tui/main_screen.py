@@ -112,11 +112,11 @@ class MainScreen(DebuggerActions, Screen):
         with Grid(id="panels"):
             yield InputWindow(info, id="input").data_bind(S.record, S.cursor_t, S.unit, S.color_unit)
             yield SamplesPanel(info, id="samples").data_bind(S.samples, S.temperature)
-            yield StepPanel(info, id="step").data_bind(S.record, S.cursor_t, S.unit)
             yield Heatmap(info, id="heatmap").data_bind(S.record, S.cursor_t, S.unit)
             yield ProbsPanel(info, id="probs").data_bind(S.record, S.cursor_t)
             yield GradientsPanel(info, id="gradients").data_bind(S.record, S.cursor_t, history_norms=S.grad_history)
             yield LossCurve(info, id="loss").data_bind(S.loss, S.smooth, S.events, baseline=self.baseline)
+            yield StepPanel(info, id="step").data_bind(S.record, S.cursor_t, S.unit)
         yield Static("", id="too-small")
         yield Footer()
 

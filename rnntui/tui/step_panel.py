@@ -95,7 +95,8 @@ class StepPanel(Panel):
 
     ``phase`` ("forward" or "backward") and ``cursor_t`` pick the position; ``unit``
     picks the hidden unit whose component each vector shows. With too few rows the
-    least important lines are left out; the header and the h_t / dh lines stay.
+    least important lines are left out first (the equations, then the logits and
+    gradient lines); the header, the unit's column head and the h_t / dh chain stay.
     """
 
     TITLE = "Step into iteration"
@@ -160,10 +161,10 @@ class StepPanel(Panel):
         )
         pre = rec.wxh_x[t] + rec.whh_h[t] + rec.bh
         rows = [
-            (3, "Wxh·x_t", rec.wxh_x[t]),
-            (3, "Whh·h_{t-1}", rec.whh_h[t]),
-            (5, "bh", rec.bh),
-            (2, "sum (pre-act.)", pre),
+            (2, "Wxh·x_t", rec.wxh_x[t]),
+            (2, "Whh·h_{t-1}", rec.whh_h[t]),
+            (4, "bh", rec.bh),
+            (3, "sum (pre-act.)", pre),
             (1, "h_t = tanh(sum)", rec.hs[t]),
         ]
         p, loss = format_prob(float(rec.ps[t, rec.targets[t]])), number(rec.losses[t])
@@ -175,7 +176,7 @@ class StepPanel(Panel):
             *table(rows, unit, width),
             (4, self._logits(rec, t, width)),
             (1, Content(fit(width, f"p_t[target '{target}'] = {p}   loss term −ln p = {loss}", f"p_t['{target}'] {p}  −ln p {loss}"))),
-            (2, Content(fit(width, f"loss so far (t=0..{t}) = {so_far}", f"loss so far {so_far}"))),
+            (3, Content(fit(width, f"loss so far (t=0..{t}) = {so_far}", f"loss so far {so_far}"))),
         ]
 
     def _logits(self, rec: StepRecord, t: int, width: int) -> Content:
@@ -214,7 +215,7 @@ class StepPanel(Panel):
         equation = fit(width, "dh = Whyᵀdy (from output) + dh_next (from t+1)", "dh = Whyᵀdy + dh_next")
         lines = [
             (0, Content.styled(header, HEADER_STYLE)),
-            (2, Content(fit(width, f"dy = p_t − onehot(target)  {dy_text}", f"dy = p − onehot  {dy_text}", dy_text))),
+            (3, Content(fit(width, f"dy = p_t − onehot(target)  {dy_text}", f"dy = p − onehot  {dy_text}", dy_text))),
             (5, Content.styled(equation, EQUATION_STYLE)),
             *table(rows, unit, width),
         ]
@@ -226,12 +227,13 @@ class StepPanel(Panel):
     def _contributions(self, rec: StepRecord, t: int, width: int) -> list[Line]:
         """The norm of what timestep t added to each gradient: hidden side from dhraw, output side from dy."""
         c = {name: number(value) for name, value in rec.step_contributions(t).items()}
-        hidden = f"Wxh {c['Wxh']}  Whh {c['Whh']}  bh {c['bh']}"
-        output = f"Why {c['Why']}  by {c['by']}"
+        hidden = f"dWxh {c['Wxh']}  dWhh {c['Whh']}  dbh {c['bh']}"
+        output = f"dWhy {c['Why']}  dby {c['by']}"
         if len(f"  from dhraw: {hidden}") <= width:  # label both lines, or neither
             hidden, output = f"from dhraw: {hidden}", f"from dy:    {output}"
+        title = fit(width, f"added to the gradients at t={t} (‖·‖):", f"added at t={t} (‖·‖):")
         return [
-            (4, Content.styled(fit(width, f"gradients added at t={t} (‖·‖):", f"added at t={t}:"), EQUATION_STYLE)),
-            (2, Content(f"  {hidden}")),
-            (2, Content(f"  {output}")),
+            (4, Content.styled(title, EQUATION_STYLE)),
+            (3, Content(f"  {hidden}")),
+            (3, Content(f"  {output}")),
         ]

@@ -1,0 +1,117 @@
+"""The debugger powers inside the app: step-into, time travel, breakpoints, live hyperparameters."""
+
+import numpy as np
+from harness import widget_text
+from test_app import SIZE, make_app
+
+from rnntui.engine import BreakpointSet, Config, Trainer
+from rnntui.engine.session import Session
+from rnntui.tui.app import RnntuiApp
+from rnntui.tui.dialogs import TextPrompt
+from rnntui.tui.step_panel import StepPanel, number
+
+
+async def test_step_into_walks_forward_then_backward_with_panels_following():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "space")
+        screen = app.main
+        rec = app.session.last_record
+        iteration = app.session.trainer.iteration
+        await pilot.press("i")
+        await pilot.pause()
+        step = screen.query_one(StepPanel)
+        assert screen.step_phase == "forward" and step.display and not screen.query_one("#loss").display
+        await pilot.press("full_stop", "full_stop", "full_stop")
+        await pilot.pause()
+        assert screen.cursor_t == 3 and step.phase == "forward"
+        text = widget_text(step)
+        assert "forward t=3" in text
+        assert number(float(rec.hs[3, screen.unit]), signed=True) in text
+        assert "t=3" in widget_text(screen.query_one("#probs"))  # the probabilities follow
+        for _ in range(rec.seq_length):
+            await pilot.press("full_stop")
+        await pilot.pause()
+        assert step.phase == "backward" and screen.cursor_t == rec.seq_length - 1 - 3
+        assert "backward" in widget_text(step)
+        await pilot.press("comma")
+        assert screen.cursor_t == rec.seq_length - 1 - 2
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.step_phase is None and not step.display and screen.query_one("#loss").display
+        # stepping inside an iteration never trains or changes the record
+        assert app.session.trainer.iteration == iteration and app.session.last_record is rec
+
+
+async def test_back_and_goto_show_bit_identical_records():
+    app = make_app(Config(hidden_size=16, seq_length=12, sample_every=5))
+    async with app.run_test(size=SIZE) as pilot:
+        firsts = []
+        for _ in range(8):
+            await pilot.press("space")
+            firsts.append(app.session.last_record)
+        await pilot.press("backspace")
+        await pilot.pause()
+        screen = app.main
+        again = screen.record
+        assert again.iteration == 6
+        np.testing.assert_array_equal(again.hs, firsts[6].hs)
+        assert again.loss == firsts[6].loss
+        assert "in the past" in screen.state
+        await pilot.press("g")
+        await pilot.pause()
+        assert isinstance(app.screen, TextPrompt)
+        app.screen.query_one("Input").value = "2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.record.iteration == 2
+        np.testing.assert_array_equal(screen.record.ps, firsts[2].ps)
+        assert f"iter {2}" in widget_text(screen.query_one("#status"))
+        await pilot.press("space")  # stepping forward replays the same future
+        np.testing.assert_array_equal(app.session.last_record.dhraw, firsts[3].dhraw)
+        assert app.session.last_record.sample == firsts[3].sample
+
+
+async def test_a_breakpoint_stops_run_mode_at_its_iteration():
+    corpus_app = make_app(Config(hidden_size=16, seq_length=12, sample_every=0))
+    trainer = corpus_app.session.trainer
+    breakpoints = BreakpointSet()
+    breakpoints.add("iter == 37")
+    app = RnntuiApp(Session(trainer, breakpoints))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.session.last_record.iteration == 37
+        assert app.main.state.startswith("stopped: iter == 37")
+        assert "iter == 37" in widget_text(app.main.query_one("#status"))
+
+
+async def test_temperature_change_after_going_back_starts_a_new_branch():
+    app = make_app(Config(hidden_size=16, seq_length=12, sample_every=0))
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(6):
+            await pilot.press("space")
+        await pilot.press("backspace", "backspace")
+        await pilot.pause()
+        assert app.session.timeline.behind
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        assert not app.session.timeline.behind
+        assert app.session.timeline.furthest == app.session.last_record.iteration
+        events = app.session.trainer.history.events
+        assert events and events[-1].text.startswith("temperature")
+        await pilot.press("space")  # the change applies from this iteration on, marked on the curve
+        await pilot.pause()
+        changed_at = events[-1].iteration
+        assert app.main.query_one("#loss").plan().markers == (changed_at,)
+
+
+def test_run_app_rejects_a_bad_breakpoint_before_starting(small_corpus):
+    import pytest
+
+    from rnntui.engine import RnntuiError
+    from rnntui.tui.app import run_app
+
+    with pytest.raises(RnntuiError, match="valid forms"):
+        run_app(Trainer(small_corpus, Config(hidden_size=4)), breakpoints=["loss >> 3"])
