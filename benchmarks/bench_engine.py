@@ -32,7 +32,7 @@ import numpy as np
 import numba
 
 import rnntui.engine as engine_package
-from rnntui.engine import Config, Corpus, Trainer, loss_and_grads
+from rnntui.engine import Config, Corpus, Trainer, loss_and_grads, use_one_blas_thread
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
@@ -209,6 +209,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="timed rounds per side (median is reported)")
     parser.add_argument("--seconds", type=float, help="length of one timed round")
     parser.add_argument("--corpus", type=Path, help="text file to train on (default: the built-in corpus)")
+    parser.add_argument(
+        "--blas-threads", choices=["one", "default"], default="one",
+        help="one: BLAS on one thread for both sides, as the rnntui command runs (default); default: leave BLAS as it is",
+    )
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (3 if args.quick else 5)
     args.seconds = args.seconds or (0.5 if args.quick else 1.5)
@@ -218,8 +222,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run every case, print the table; exit status 1 if an equality check failed."""
     args = parse_args(argv)
+    if args.blas_threads == "one":
+        use_one_blas_thread()
     corpus = Corpus.from_path(args.corpus) if args.corpus else default_corpus()
     print(describe_environment(corpus))
+    print(f"BLAS threads: {args.blas_threads} (both sides alike)")
     print(
         f"{args.rounds} alternating rounds of {args.seconds:g} s per side; it/s are medians over rounds, "
         f"the ratio is the median of the per-round ratios (each round times both back to back)\n"

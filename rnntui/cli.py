@@ -44,6 +44,7 @@ from rnntui.engine import (
     loss_and_grads,
     parse_breakpoint,
     save_checkpoint,
+    use_one_blas_thread,
 )
 
 EXIT_OK = 0
@@ -96,7 +97,7 @@ def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     for name, kind, metavar, help_text in CONFIG_FLAGS:
         flag = "--" + name.replace("_", "-")
         group.add_argument(flag, dest=name, type=kind, metavar=metavar, default=None, help=help_text)
-    parser.add_argument("--encoding", default="utf-8", help="text encoding of FILE (default utf-8)")
+    parser.add_argument("--encoding", default="utf-8", metavar="ENC", help="text encoding of FILE (default utf-8)")
     parser.add_argument(
         "--resume",
         metavar="CKPT",
@@ -185,6 +186,7 @@ def _check_train_flags(parser: argparse.ArgumentParser, args: argparse.Namespace
 def main(argv: list[str] | None = None) -> int:
     """Run the ``rnntui`` command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    use_one_blas_thread()
     try:
         if argv and argv[0] == "train":
             return _train_command(argv[1:])
@@ -387,6 +389,11 @@ def open_log(path: str, append: bool) -> TextIO:
 # --- progress output -------------------------------------------------------------------
 
 
+def format_loss(value: float) -> str:
+    """Four decimals for ordinary losses; four significant digits for huge or non-finite ones."""
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+
+
 class Progress:
     """Prints what a headless run shows: samples, ``iter N, loss L`` lines and a progress bar.
 
@@ -433,7 +440,7 @@ class Progress:
             self.line("----")
         interval = self.trainer.config.sample_every or PROGRESS_FALLBACK_EVERY
         if record.iteration % interval == 0:
-            self.line(f"iter {record.iteration}, loss {record.smooth_loss:.4f}{self._recent_rate()}")
+            self.line(f"iter {record.iteration}, loss {format_loss(record.smooth_loss)}{self._recent_rate()}")
         if self.bar:
             self._draw_bar()
 
@@ -454,7 +461,7 @@ class Progress:
         bar = "#" * filled + "." * (BAR_WIDTH - filled)
         text = (
             f"[{bar}] {self.done}/{self.total}  iter {self.trainer.iteration}  "
-            f"loss {self.trainer.smooth_loss:.4f}  {self.rate:.0f} it/s"
+            f"loss {format_loss(self.trainer.smooth_loss)}  {self.rate:.0f} it/s"
         )
         width = shutil.get_terminal_size().columns - 1  # never wrap onto a second line
         sys.stderr.write("\r" + text[:width] + "\x1b[K")
@@ -600,7 +607,7 @@ def _finish(outcome: Outcome, progress: Progress, trainer: Trainer, saved: str |
     }
     summary = (
         f"{labels[outcome.kind]}: {progress.done} iterations ({progress.rate:.0f} it/s), "
-        f"now at iteration {trainer.iteration}, smooth loss {trainer.smooth_loss:.4f}"
+        f"now at iteration {trainer.iteration}, smooth loss {format_loss(trainer.smooth_loss)}"
     )
     if saved:
         summary += f"; saved {saved}"
@@ -622,12 +629,7 @@ def _finish(outcome: Outcome, progress: Progress, trainer: Trainer, saved: str |
 
 def next_window(trainer: Trainer) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """``(position, inputs, targets, hprev)`` of the window the next step would train on."""
-    T = trainer.seq_length
-    data = np.asarray(trainer.corpus.data, dtype=np.intp)
-    position, hprev = trainer.position, np.array(trainer.hprev)
-    if position + T + 1 >= len(data) or trainer.iteration == 0:
-        position, hprev = 0, np.zeros_like(hprev)
-    return position, data[position : position + T], data[position + 1 : position + T + 1], hprev
+    return trainer.next_window()
 
 
 def run_gradcheck(trainer: Trainer, quiet: bool) -> int:
@@ -639,7 +641,7 @@ def run_gradcheck(trainer: Trainer, quiet: bool) -> int:
     say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
     say(
         f"gradient check at iteration {trainer.iteration}: window at position {position}, "
-        f"{len(inputs)} characters, loss {full.loss:.4f}, step {GRADCHECK_STEP:g}"
+        f"{len(inputs)} characters, loss {format_loss(full.loss)}, step {GRADCHECK_STEP:g}"
     )
     say(f"{'param':<6} {'max rel err':>12} {'median':>12}")
     for name, result in results.items():
@@ -669,15 +671,11 @@ def _gradcheck_notes(results: dict[str, GradCheckResult], full: Pass, clip: floa
             f"clipping would be active on this window (|gradient| > {clip:g} in {', '.join(active)}); "
             "the check compares the raw, unclipped gradient"
         )
-    noise = np.finfo(np.float64).eps * abs(full.loss) / GRADCHECK_STEP
-    for name, result in results.items():
-        if result.passed(GRADCHECK_TOLERANCE):
-            continue
-        i = int(np.argmax(result.errors))
-        difference = abs(result.analytic[i] - result.numeric[i])
-        if difference <= noise:
-            notes.append(
-                f"{name}'s worst element differs by {difference:.1e}, within the rounding noise of a central "
-                f"difference at this loss (about {noise:.1e}): its gradient there is tiny, not necessarily wrong"
-            )
+    noisy = [name for name, r in results.items() if r.passed(GRADCHECK_TOLERANCE) and r.max_error >= GRADCHECK_TOLERANCE]
+    if noisy:
+        noise = next(iter(results.values())).noise
+        notes.append(
+            f"{', '.join(noisy)}: elements with a large relative error differ by less than the rounding noise "
+            f"of a central difference at this loss ({noise:.1e}); their gradients are tiny, and they count as passing"
+        )
     return notes

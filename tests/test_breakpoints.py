@@ -148,7 +148,7 @@ def test_spike_on_constructed_records(clipped_run):
     _, records = clipped_run
     jump = with_fields(records[5], loss=10.0, smooth_loss_before=3.0)
     assert parse_breakpoint("spike > 3").check(jump) == (
-        "spike > 3: loss 10 is 3.333 x the smooth loss 3 at iteration 5"
+        "spike > 3: loss 10 is 3.33333 x the smooth loss 3 at iteration 5"
     )
     assert parse_breakpoint("spike > 4").check(jump) is None
     exact = with_fields(records[5], loss=9.0, smooth_loss_before=3.0)

@@ -183,3 +183,40 @@ def test_engine_imports_no_ui_library():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gradcheck_passes_at_default_size_and_flags_a_wrong_gradient(monkeypatch):
+    from rnntui.engine import gradcheck as gradcheck_fn
+    from rnntui.engine import model
+
+    corpus = Corpus.from_path(__import__("pathlib").Path(__file__).parent.parent / "rnntui" / "data" / "default.txt")
+    trainer = Trainer(corpus, Config(sample_every=0))
+    for _ in range(250):
+        trainer.step()
+    _, inputs, targets, hprev = trainer.next_window()
+    results = gradcheck_fn(trainer.params, inputs, targets, hprev, samples=10)
+    assert all(r.passed() for r in results.values()), {k: r.max_error for k, r in results.items()}
+    noise = results["Whh"].noise
+    assert 0 < noise < 1e-7
+
+    real = model.forward_backward
+
+    def wrong(P, inputs, targets, hprev, G):
+        loss, cache = real(P, inputs, targets, hprev, G)
+        G["Whh"] *= 1.001  # a 0.1 % error in one gradient
+        return loss, cache
+
+    monkeypatch.setattr(model, "forward_backward", wrong)
+    broken = gradcheck_fn(trainer.params, inputs, targets, hprev, samples=10)
+    assert not broken["Whh"].passed()
+    assert broken["Why"].passed()
+
+
+def test_utf16_file_read_as_utf8_names_the_encoding(tmp_path):
+    from rnntui.engine import CorpusError
+
+    path = tmp_path / "wide.txt"
+    path.write_text("hello wide world", encoding="utf-16")
+    with pytest.raises(CorpusError, match="utf-16 byte-order mark; pass --encoding utf-16"):
+        Corpus.from_path(path)
+    assert Corpus.from_path(path, encoding="utf-16").decode(0, 5) == "hello"

@@ -20,6 +20,7 @@ from .gradcheck import GradCheckResult, gradcheck
 from .history import Event, History
 from .model import PARAM_NAMES, Layout, Pass, loss_and_grads
 from .record import StepRecord
+from .threads import use_one_blas_thread
 from .timeline import Timeline, TimelineError
 from .trainer import Trainer, TrainerState
 
@@ -51,4 +52,5 @@ __all__ = [
     "loss_and_grads",
     "read_checkpoint",
     "save_checkpoint",
+    "use_one_blas_thread",
 ]

@@ -260,8 +260,8 @@ def _format_number(value: float | int) -> str:
 
 
 def _g(x: float) -> str:
-    """A measured number, briefly."""
-    return f"{x:.4g}"
+    """A measured number: enough digits that it never reads as equal to a nearby threshold."""
+    return f"{x:.6g}"
 
 
 # --- checks: each returns a detail string when the condition holds -------

@@ -12,7 +12,8 @@ import numpy as np
 
 from .errors import CorpusError
 
-_CHUNK = 1 << 24  # bytes decoded at a time on the general path (16 MiB)
+_CHUNK = 1 << 20  # bytes decoded at a time on the general path (1 MiB)
+_COUNT_CHUNK = 1 << 20  # elements counted at a time (np.bincount copies its input to intp)
 _N_CODEPOINTS = 0x110000  # every Unicode code point
 
 
@@ -50,8 +51,7 @@ class Corpus:
             raise CorpusError(f"{name} looks binary (NUL character at offset {text.index(chr(0))}); give a text file")
         utf8 = text.encode("utf-8", errors="surrogatepass")
         points = np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
-        counts = np.bincount(points, minlength=_N_CODEPOINTS)
-        vocab, lut = _vocab_and_lut(counts)
+        vocab, lut = _vocab_and_lut(_count(points, _N_CODEPOINTS))
         data = lut[points]
         return cls._make(name, vocab, data, hashlib.sha256(utf8).hexdigest())
 
@@ -70,6 +70,7 @@ class Corpus:
         raw = _read_bytes(path)
         if len(raw) == 0:
             raise CorpusError(f"{path} is empty; a corpus needs at least 2 characters of text")
+        _check_byte_order_mark(path, raw, codec)
         if "\x00".encode(codec.name) == b"\x00":
             nul = raw.find(b"\x00")
             if nul >= 0:
@@ -78,7 +79,7 @@ class Corpus:
             fast = _single_byte_fast_path(raw, codec.name)
             if fast is not None:
                 points, fingerprint = fast
-                counts = np.bincount(points, minlength=256)
+                counts = _count(points, 256)
                 vocab, lut = _vocab_and_lut(counts)
                 _check_length(str(path), len(points))
                 return cls._make(name, vocab, lut[points], fingerprint)
@@ -89,19 +90,23 @@ class Corpus:
         """General path: two passes of incremental decoding (vocabulary, then indices)."""
         counts = np.zeros(_N_CODEPOINTS, dtype=np.int64)
         total = 0
-        for points in _decoded_chunks(path, raw, codec):
-            counts += np.bincount(points, minlength=_N_CODEPOINTS)
+        for text in _decoded_chunks(path, raw, codec):
+            points = _code_points(text)
+            _add_counts(counts, points)
             total += len(points)
         _check_length(str(path), total)
         if counts[0]:
             raise CorpusError(f"{path} looks binary (it decodes to NUL characters); give a text file")
         vocab, lut = _vocab_and_lut(counts)
         data = np.empty(total, dtype=lut.dtype)
-        digest = hashlib.sha256()
+        same_bytes = codec.name == "utf-8"  # strictly decoded UTF-8 re-encodes to exactly these bytes
+        digest = hashlib.sha256(raw if same_bytes else b"")
         at = 0
-        for points in _decoded_chunks(path, raw, codec):
+        for text in _decoded_chunks(path, raw, codec):
+            points = _code_points(text)
             data[at : at + len(points)] = lut[points]
-            digest.update(points.tobytes().decode("utf-32-le").encode("utf-8", errors="surrogatepass"))
+            if not same_bytes:
+                digest.update(text.encode("utf-8", errors="surrogatepass"))
             at += len(points)
         return cls._make(name, vocab, data, digest.hexdigest())
 
@@ -130,6 +135,23 @@ class Corpus:
         if missing:
             raise CorpusError(f"characters not in the corpus vocabulary: {''.join(missing)!r}")
         return np.array([index[ch] for ch in text], dtype=np.int64)
+
+
+_BOMS = (  # byte-order marks of the wide Unicode encodings, longest first
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _check_byte_order_mark(path: Path, raw: bytes, codec: codecs.CodecInfo) -> None:
+    """A UTF-16/32 file read with a byte-oriented encoding: name the right encoding."""
+    if codec.name.startswith(("utf-16", "utf-32")):
+        return
+    for bom, name in _BOMS:
+        if raw.startswith(bom):
+            raise CorpusError(f"{path} starts with a {name} byte-order mark; pass --encoding {name}")
 
 
 def _check_length(label: str, n: int) -> None:
@@ -196,10 +218,29 @@ def _decoded_chunks(path: Path, raw: bytes, codec: codecs.CodecInfo):
         except UnicodeError as err:  # e.g. utf-16 without a byte-order mark
             raise CorpusError(
                 f"{path} cannot be decoded as {codec.name} ({err}); "
-                f"pass --encoding with the file's encoding, e.g. --encoding utf-16-le"
+                f"pass --encoding with the file's encoding, e.g. --encoding {codec.name}-le"
             ) from None
         if text:
-            yield np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+            yield text
+
+
+def _code_points(text: str) -> np.ndarray:
+    """The code points of ``text`` as a uint32 array."""
+    return np.frombuffer(text.encode("utf-32-le", errors="surrogatepass"), dtype=np.uint32)
+
+
+def _add_counts(counts: np.ndarray, points: np.ndarray) -> None:
+    """counts[c] += occurrences of c in points, a slice at a time (bounded temporaries)."""
+    for start in range(0, len(points), _COUNT_CHUNK):
+        part = np.bincount(points[start : start + _COUNT_CHUNK])
+        counts[: len(part)] += part
+
+
+def _count(points: np.ndarray, minlength: int) -> np.ndarray:
+    """Occurrences of each value 0..minlength-1 in points."""
+    counts = np.zeros(minlength, dtype=np.int64)
+    _add_counts(counts, points)
+    return counts
 
 
 def _vocab_and_lut(counts: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:

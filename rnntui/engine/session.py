@@ -95,13 +95,8 @@ class Session:
 
     def next_window(self):
         """(inputs, targets, hprev) that the next step will train on (the reset rule applied)."""
-        trainer = self.trainer
-        T = trainer.seq_length
-        data = trainer.corpus.data
-        p, hprev = trainer.position, trainer.hprev
-        if p + T + 1 >= len(data) or trainer.iteration == 0:
-            p, hprev = 0, hprev * 0.0
-        return data[p : p + T].astype(int), data[p + 1 : p + T + 1].astype(int), hprev.copy()
+        _, inputs, targets, hprev = self.trainer.next_window()
+        return inputs, targets, hprev
 
     # --- time travel -------------------------------------------------------
     def goto(self, iteration: int) -> StepRecord:

@@ -106,6 +106,16 @@ class Trainer:
         """-ln(1/V) * T_eff, the loss of a uniform guess over one window."""
         return -math.log(1.0 / self.corpus.vocab_size) * self.seq_length
 
+    def next_window(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """``(position, inputs, targets, hprev)`` the next step will train on (the reset rule applied)."""
+        T = self.seq_length
+        position, hprev = self.position, self.hprev
+        if position + T + 1 >= len(self._data) or self.iteration == 0:
+            position, hprev = 0, np.zeros_like(hprev)
+        inputs = self._data[position : position + T].copy()
+        targets = self._data[position + 1 : position + T + 1].copy()
+        return position, inputs, targets, hprev.copy()
+
     # --- training --------------------------------------------------------
     def step(self) -> StepRecord:
         """Run one iteration (forward, backward, clip, Adagrad) and return its record."""

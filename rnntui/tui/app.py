@@ -9,7 +9,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from ..engine import RnntuiError, Trainer
-from ..engine.breakpoints import BreakpointSet
+from ..engine.breakpoints import BreakpointSet, parse_breakpoint
 from ..engine.session import Session
 from .dialogs import ConfirmDialog, TextPrompt
 from .main_screen import MainScreen
@@ -138,8 +138,12 @@ def run_app(
     saved = trainer.checkpoint_extras.get("breakpoints")
     if saved is not None:
         bps = BreakpointSet.from_array(saved)
+    known = {bp.source for bp in bps}
     for text in breakpoints:
-        bps.add(text)
+        parsed = parse_breakpoint(text)
+        if parsed.source not in known:
+            bps.add(text)
+            known.add(parsed.source)
     session = Session(trainer, bps)
     app = RnntuiApp(session, notice=notice, checkpoint=checkpoint)
     result = app.run()
