@@ -215,3 +215,28 @@ def test_snapshot_after_three_steps(snap_compare):
 
 def test_snapshot_small_terminal(snap_compare):
     assert snap_compare(make_app(), press=["space"], terminal_size=(80, 24))
+
+
+def test_every_key_has_a_palette_entry_and_a_help_line():
+    from rnntui.tui.app import COMMANDS
+    from rnntui.tui.help import HELP_TEXT
+
+    actions = {action for _, _, action in COMMANDS}
+    help_keys = {"space", "r", "n", "ctrl+s", "q", "s", "[ / ]", "backspace", "g", "i", ". / ,", "escape", "k", "h",
+                 "c", "u", "left / right", "up / down", "l", "w", "?"}
+    for binding in MainScreen.BINDINGS:
+        assert binding.action in actions, f"{binding.key} ({binding.action}) has no palette entry"
+    for key in help_keys:
+        assert f"| {key} |" in HELP_TEXT, key
+
+
+async def test_palette_commands_run_their_actions():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        commands = {c.title: c for c in app.get_system_commands(app.main)}
+        commands["Step one iteration"].callback()
+        await pilot.pause()
+        assert app.session.trainer.iteration == 1
+        commands["Step into iteration"].callback()
+        await pilot.pause()
+        assert app.main.step_phase == "forward"

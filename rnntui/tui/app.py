@@ -42,7 +42,7 @@ class RnntuiApp(App):
         if not isinstance(screen, MainScreen):
             return
         for title, help_text, action in COMMANDS:
-            yield SystemCommand(title, help_text, lambda a=action: self.run_action(a, screen))
+            yield SystemCommand(title, help_text, lambda a=action: self.call_later(self.run_action, a, screen))
 
     # --- save, help, quit --------------------------------------------------
     def default_save_path(self) -> Path:
@@ -111,9 +111,23 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("Step one iteration", "Forward, backward, clip and Adagrad once (space)", "step"),
     ("Run / pause", "Train continuously, or pause (r)", "toggle_run"),
     ("Run N iterations", "Ask for a number and run that many (n)", "run_n"),
-    ("Sample now", "Draw a sample from the current model ([s])", "sample"),
+    ("Sample now", "Draw a sample from the current model (s)", "sample"),
     ("Temperature down", "Sampling temperature / 1.25 ([)", "temperature(-1)"),
     ("Temperature up", "Sampling temperature x 1.25 (])", "temperature(1)"),
+    ("Step back one iteration", "Time travel: show the previous iteration again (backspace)", "back"),
+    ("Go to iteration", "Time travel: jump to any iteration, earlier or later (g)", "goto"),
+    ("Step into iteration", "Walk the shown iteration timestep by timestep (i)", "step_into"),
+    ("Next timestep", "While stepping into: forward t=0..T-1, then backward (.)", "step_move(1)"),
+    ("Previous timestep", "While stepping into: one timestep back (,)", "step_move(-1)"),
+    ("Leave step-into", "Close the step panel (escape)", "leave_step"),
+    ("Breakpoints", "List, add, switch and remove breakpoints (k)", "breakpoints"),
+    ("Hyperparameters", "Change learning rate, clip, temperature, sampling (h)", "hyperparameters"),
+    ("Gradient check", "Central differences on the next window (c)", "gradcheck"),
+    ("Colour by unit", "Colour the input window by the chosen unit, or stop (u)", "colour_unit"),
+    ("Timestep left", "Move the timestep cursor (left)", "cursor(-1)"),
+    ("Timestep right", "Move the timestep cursor (right)", "cursor(1)"),
+    ("Unit up", "Choose the previous hidden unit (up)", "unit(-1)"),
+    ("Unit down", "Choose the next hidden unit (down)", "unit(1)"),
     ("Toggle log scale", "Loss curve in log10 (l)", "toggle_log"),
     ("Toggle last 500 / all", "Loss curve range (w)", "toggle_window"),
     ("Save checkpoint", "Write a checkpoint atomically (ctrl+s)", "save"),

@@ -8,6 +8,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from ..engine.breakpoints import HELP as BREAKPOINT_HELP
+
 HELP_TEXT = """\
 # rnntui — help
 
@@ -21,18 +23,29 @@ every number of every iteration. Press **escape**, **q** or **?** to close this 
 | space | step one iteration (pauses first if running) |
 | r | run continuously / pause (pause takes effect within one iteration) |
 | n | run N iterations (asks for N) |
+| ctrl+s | save a checkpoint (atomic; asks before overwriting another file) |
+| q | quit (asks if there is unsaved progress) |
 | s | sample now from the current model |
 | [ / ] | sampling temperature down / up (x1.25) |
-| left / right | move the timestep cursor t in the window |
+| backspace | time travel: step back one iteration |
+| g | time travel: go to iteration N, earlier or later |
+| i | step into the shown iteration (the step panel replaces the loss curve) |
+| . / , | next / previous timestep while stepping into: forward t = 0…T-1, then backward T-1…0 |
+| escape | leave step-into |
+| k | breakpoints: list, add, switch on/off, remove |
+| h | live hyperparameters: learning rate, clip, temperature, sample_every, sample_length (paused) |
+| c | gradient check on the next window (paused) |
+| u | colour the input window by the chosen unit, or stop |
+| left / right | move the timestep cursor t (every panel follows) |
 | up / down | choose the hidden unit |
-| enter (heatmap) | colour the input window by the chosen unit |
 | tab / shift+tab | move focus between panels (a focused panel takes the arrow keys) |
+| heatmap focused | arrows move the cell cursor (left of t=0 is the carried-in h₋₁ column), page up/down a screenful, home/end first/last unit, enter colours the input window by the unit |
+| input window focused | left/right, home/end move the timestep cursor |
+| samples focused | up/down, page up/down, home/end scroll |
 | l | loss curve: log scale on/off |
 | w | loss curve: last 500 iterations / all |
-| ctrl+s | save a checkpoint (atomic; asks before overwriting another file) |
 | ctrl+p | command palette: every action by name |
 | ? | this help |
-| q | quit (asks if there is unsaved progress) |
 
 ## The model, one iteration
 
@@ -75,10 +88,41 @@ shrinks towards t = 0, gradients vanish through time; if it grows, they explode.
 **Loss** — raw loss and smooth loss per iteration, the −ln(1/V)·T baseline, and markers
 where hyperparameters changed. Drawn from at most a few points per column.
 
+**Step into iteration** (key i) — the shown iteration one timestep at a time: forward,
+the input character, the parts Wxh·x_t (the input's column of Wxh), Whh·h_{t-1} and bh
+with their norms and the chosen unit's values, h_t = tanh(their sum), the top logits,
+p_t of the target and the loss so far; backward, dy = p_t − onehot(target), dh = Whyᵀdy
+(from the output) + dh_next (from t+1), dhraw = (1 − h_t²) ⊙ dh, the dh_next passed back
+to t−1 (at t = 0 it is dropped: truncated BPTT) and what each gradient gained at t. The
+numbers are the record's own; nothing is recomputed and training does not change.
+
 **Samples** — text drawn from the model every sample_every iterations (and on demand
 with s), feeding each drawn character back in, from softmax(y / temperature). Sampling
 has its own random generator: it never changes training.
+
+## Time travel
+
+backspace shows the previous iteration again, g any iteration. rnntui keeps copies of
+the full training state every few iterations (at most 64 MiB, older copies thinned out)
+and replays deterministically from the nearest one, so every panel shows exactly what
+it showed the first time, and stepping forward replays the same future. Changing a
+hyperparameter after going back starts a new branch (the old future is discarded).
+
+## Gradient check (c)
+
+Central differences, (L(θ+ε) − L(θ−ε)) / 2ε with ε = 1e-5, on 10 random elements of each
+parameter, for the window the next step will train on, against the raw backprop
+gradient: relative error |a − n| / max(|a| + |n|, 1e-8) should be below 1e-5
+(differences below the rounding noise of the difference itself also pass). When
+clipping is active the applied gradient differs from the raw one by design.
+
+## Breakpoints (k, or --break on the command line)
+
+BREAKPOINT_HELP
 """
+
+
+HELP_TEXT = HELP_TEXT.replace("BREAKPOINT_HELP", "```\n" + BREAKPOINT_HELP + "\n```")
 
 
 class HelpScreen(ModalScreen[None]):
