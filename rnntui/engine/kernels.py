@@ -15,6 +15,47 @@ import numpy as np
 from numba import njit
 
 
+@njit(inline="always", error_model="numpy", fastmath={"reassoc"})
+def _matvec(W, v, out):  # pragma: no cover - compiled
+    """out = W v, four rows of W per pass over v (four independent dot products)."""
+    H = W.shape[0]
+    H4 = H - H % 4
+    for i in range(0, H4, 4):
+        r0, r1, r2, r3 = W[i], W[i + 1], W[i + 2], W[i + 3]
+        s0 = s1 = s2 = s3 = 0.0
+        for j in range(v.size):
+            vj = v[j]
+            s0 += r0[j] * vj
+            s1 += r1[j] * vj
+            s2 += r2[j] * vj
+            s3 += r3[j] * vj
+        out[i], out[i + 1], out[i + 2], out[i + 3] = s0, s1, s2, s3
+    for i in range(H4, H):
+        row = W[i]
+        s = 0.0
+        for j in range(v.size):
+            s += row[j] * v[j]
+        out[i] = s
+
+
+@njit(inline="always", error_model="numpy")
+def _matvec_transposed(W, v, out):  # pragma: no cover - compiled
+    """out = W^T v: rows of W scaled by v's entries and summed, four rows per pass."""
+    H = W.shape[0]
+    H4 = H - H % 4
+    out[:] = 0.0
+    for i in range(0, H4, 4):
+        a0, a1, a2, a3 = v[i], v[i + 1], v[i + 2], v[i + 3]
+        r0, r1, r2, r3 = W[i], W[i + 1], W[i + 2], W[i + 3]
+        for j in range(out.size):
+            out[j] += (r0[j] * a0 + r1[j] * a1) + (r2[j] * a2 + r3[j] * a3)
+    for i in range(H4, H):
+        a = v[i]
+        row = W[i]
+        for j in range(out.size):
+            out[j] += row[j] * a
+
+
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
 def forward_recurrence(Whh, pre_in, hs_full, whh_h):  # pragma: no cover - compiled
     """h_t = tanh(pre_in[t] + Whh h_{t-1}) for t = 0..T-1.
@@ -26,14 +67,8 @@ def forward_recurrence(Whh, pre_in, hs_full, whh_h):  # pragma: no cover - compi
     """
     T, H = pre_in.shape
     for t in range(T):
-        h = hs_full[t]
         out = whh_h[t]
-        for i in range(H):
-            row = Whh[i]
-            s = 0.0
-            for j in range(H):
-                s += row[j] * h[j]
-            out[i] = s
+        _matvec(Whh, hs_full[t], out)
         nxt = hs_full[t + 1]
         pre = pre_in[t]
         for i in range(H):
@@ -41,42 +76,64 @@ def forward_recurrence(Whh, pre_in, hs_full, whh_h):  # pragma: no cover - compi
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def backward_recurrence(Whh, dh_out, dtanh, dh, dhraw):  # pragma: no cover - compiled
+def backward_recurrence(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, dbh, dWxh):  # pragma: no cover
     """Backward through time, t = T-1..0, with dh_next = 0 after the window.
 
     dh[t] = dh_out[t] + Whh^T dhraw[t+1]; dhraw[t] = (1 - h_t^2) * dh[t].
-    Whh (H, H); dh_out, dtanh (T, H) inputs; dh, dhraw (T, H) outputs.
+    Along the way: dh_norms[t] = ||dh[t]||, dbh = sum of dhraw[t], and
+    dWxh[:, inputs[t]] += dhraw[t] (the one-hot product, as a column add).
+    Whh (H, H); dh_out, hs (T, H) and inputs (T,) in; dh, dhraw (T, H),
+    dh_norms (T,), dbh (H,) and dWxh (H, V) out. What would flow from t=0 into
+    hprev is not computed: truncated BPTT drops it.
     """
     T, H = dh_out.shape
     dh_next = np.zeros(H)
+    dbh[:] = 0.0
+    dWxh[:, :] = 0.0
     for t in range(T - 1, -1, -1):
+        sq = 0.0
+        x = inputs[t]
         for i in range(H):
             d = dh_out[t, i] + dh_next[i]
             dh[t, i] = d
-            dhraw[t, i] = d * dtanh[t, i]
-        dh_next[:] = 0.0
-        for i in range(H):
-            r = dhraw[t, i]
-            row = Whh[i]
-            for j in range(H):
-                dh_next[j] += row[j] * r
+            sq += d * d
+            r = d * (1.0 - hs[t, i] * hs[t, i])
+            dhraw[t, i] = r
+            dbh[i] += r
+            dWxh[i, x] += r
+        dh_norms[t] = np.sqrt(sq)
+        if t > 0:
+            _matvec_transposed(Whh, dhraw[t], dh_next)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def clip_count(grad, bounds, clip, counts):  # pragma: no cover - compiled
-    """Clip every element of ``grad`` to [-clip, clip] in place.
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+def clip_with_norms(grad, flat, bounds, clip, sums, counts):  # pragma: no cover - compiled
+    """Clip every element of ``grad`` to [-clip, clip] in place and gather statistics.
 
-    counts[k] receives how many elements of parameter k (elements
-    bounds[k]:bounds[k+1]) were outside the range. NaN stays NaN.
+    For parameter k (elements bounds[k]:bounds[k+1]): sums[k] = (sum of g^2
+    before clipping, after clipping, sum of w^2 of the weights ``flat``);
+    counts[k] = elements that were outside the range. NaN stays NaN. Only the
+    sums may be reassociated; each clipped element is exact.
     """
     for k in range(len(bounds) - 1):
-        part = grad[bounds[k] : bounds[k + 1]]
+        g_part = grad[bounds[k] : bounds[k + 1]]  # views: the loop index is provably >= 0
+        w_part = flat[bounds[k] : bounds[k + 1]]
+        raw = 0.0
+        clipped = 0.0
+        weights = 0.0
         n = 0
-        for e in range(part.size):
-            g = part[e]
+        for e in range(g_part.size):
+            g = g_part[e]
+            raw += g * g
             if g > clip or g < -clip:
                 n += 1
-            part[e] = min(max(g, -clip), clip)
+            c = min(max(g, -clip), clip)
+            g_part[e] = c
+            clipped += c * c
+            weights += w_part[e] * w_part[e]
+        sums[k, 0] = raw
+        sums[k, 1] = clipped
+        sums[k, 2] = weights
         counts[k] = n
 
 
@@ -128,14 +185,3 @@ def softmax_loss(ys, targets, ps, dy, losses):  # pragma: no cover - compiled
             dy[t, v] = p
         losses[t] = (np.log(total) + m) - ys[t, targets[t]]
         dy[t, targets[t]] -= 1.0
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def scatter_columns(dhraw, inputs, dWxh):  # pragma: no cover - compiled
-    """dWxh (H, V) = sum over t of dhraw[t] placed in column inputs[t] (one-hot product)."""
-    dWxh[:, :] = 0.0
-    T, H = dhraw.shape
-    for t in range(T):
-        x = inputs[t]
-        for i in range(H):
-            dWxh[i, x] += dhraw[t, i]

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels import backward_recurrence, forward_recurrence, scatter_columns, softmax_loss
+from .kernels import backward_recurrence, forward_recurrence, softmax_loss
 
 PARAM_NAMES = ("Wxh", "Whh", "Why", "bh", "by")
 
@@ -84,6 +84,7 @@ class Intermediates(NamedTuple):
     dh_out: np.ndarray  # (T, H) Why^T dy_t, the part of dL/dh_t from the output at t
     dh: np.ndarray  # (T, H) dL/dh_t, output part plus what flows back from t+1
     dhraw: np.ndarray  # (T, H) dL/d(pre-activation) = (1 - h_t^2) * dh_t
+    dh_norms: np.ndarray  # (T,) ||dh_t||
 
 
 class Pass(NamedTuple):
@@ -135,15 +136,13 @@ def forward_backward(
     np.dot(dy.T, hs, out=G["Why"])
     np.sum(dy, axis=0, out=G["by"])
     dh_out = dy @ Why  # (T, H)
-    dtanh = 1.0 - hs * hs  # (T, H)
     dh = np.empty((T, H))  # (T, H)
     dhraw = np.empty((T, H))  # (T, H)
-    backward_recurrence(Whh, dh_out, dtanh, dh, dhraw)
-    np.sum(dhraw, axis=0, out=G["bh"])
+    dh_norms = np.empty(T)  # (T,)
+    backward_recurrence(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, G["bh"], G["Wxh"])
     np.dot(dhraw.T, hs_full[:-1], out=G["Whh"])
-    scatter_columns(dhraw, inputs, G["Wxh"])
 
-    cache = Intermediates(hs_full, wxh_x, whh_h, ys, ps, losses, dh_out, dh, dhraw)
+    cache = Intermediates(hs_full, wxh_x, whh_h, ys, ps, losses, dh_out, dh, dhraw, dh_norms)
     return loss, cache
 
 

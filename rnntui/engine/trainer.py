@@ -10,7 +10,7 @@ import numpy as np
 from .config import Config
 from .corpus import Corpus
 from .history import Event, History
-from .kernels import adagrad, clip_count, sumsq_slices
+from .kernels import adagrad, clip_with_norms, sumsq_slices
 from .model import PARAM_NAMES, Layout, forward_backward, init_params, sample_indices
 from .record import StepRecord, frozen, frozen_map
 
@@ -164,7 +164,7 @@ class Trainer:
             dh_out=frozen(cache.dh_out),
             dh=frozen(cache.dh),
             dhraw=frozen(cache.dhraw),
-            dh_norms=frozen(np.sqrt(np.einsum("th,th->t", cache.dh, cache.dh))),
+            dh_norms=frozen(cache.dh_norms),
             loss=loss,
             smooth_loss=self.smooth_loss,
             smooth_loss_before=smooth_before,
@@ -182,15 +182,14 @@ class Trainer:
     def _clip_and_update(self, learning_rate: float, clip: float) -> dict[str, np.ndarray]:
         """Clip the gradient buffer in place and apply Adagrad; return per-parameter statistics."""
         bh_before = self._P["bh"].copy()
-        grad = self._norms(self._grad)
-        counts = np.zeros(len(PARAM_NAMES), dtype=np.int64)
-        clip_count(self._grad, self._bounds, clip, counts)
-        clipped = self._norms(self._grad) if counts.any() else grad
-        w_norm = self._norms(self._flat)
+        sums = np.empty((len(PARAM_NAMES), 3))
+        counts = np.empty(len(PARAM_NAMES), dtype=np.int64)
+        clip_with_norms(self._grad, self._flat, self._bounds, clip, sums, counts)
+        grad, clipped, w_norm = np.sqrt(sums).T
         adagrad(self._flat, self._grad, self._mem, learning_rate, ADAGRAD_EPS, self._update)
         u_norm = self._norms(self._update)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = np.where(w_norm > 0, u_norm / np.where(w_norm > 0, w_norm, 1.0), np.nan)
+        # NaN where the weights are all zero (biases at the start); plain floats: no warnings on inf
+        ratios = np.array([u / w if w > 0 else math.nan for u, w in zip(u_norm.tolist(), w_norm.tolist())])
         return {
             "grad": grad,
             "clipped": clipped,
