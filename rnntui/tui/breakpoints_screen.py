@@ -12,6 +12,7 @@ from textual.widgets import Input, Label, OptionList
 
 from ..engine.breakpoints import VALID_FORMS, Breakpoint, BreakpointError
 from ..engine.session import Session
+from .dialogs import modal_box_css
 
 HINT = "enter add · tab list/input · space/t on/off · d/del remove · esc close"
 EMPTY = "no breakpoints yet: type one below and press enter"
@@ -36,19 +37,7 @@ class BreakpointList(OptionList):
 class BreakpointsScreen(ModalScreen[None]):
     """Edit ``session.breakpoints`` in place; dismisses with None."""
 
-    DEFAULT_CSS = """
-    BreakpointsScreen {
-        align: center middle;
-    }
-    BreakpointsScreen > Vertical {
-        width: 78;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
+    DEFAULT_CSS = modal_box_css("BreakpointsScreen", width=78, padding="0 1", max_width="100%") + """
     BreakpointsScreen Label {
         width: 100%;
     }

@@ -11,18 +11,25 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-DIALOG_CSS = """
-{name} {
+def modal_box_css(name: str, width: int = 64, padding: str = "1 2", max_width: str = "95%") -> str:
+    """CSS for a modal screen ``name`` that shows one centred, bordered Vertical box."""
+    return f"""
+{name} {{
     align: center middle;
-}
-{name} > Vertical {
-    width: 64;
-    max-width: 95%;
+}}
+{name} > Vertical {{
+    width: {width};
+    max-width: {max_width};
     height: auto;
+    max-height: 100%;
     border: thick $accent;
     background: $surface;
-    padding: 1 2;
-}
+    padding: {padding};
+}}
+"""
+
+
+DIALOG_CSS = """
 {name} .error {
     color: $error;
     height: auto;
@@ -37,7 +44,7 @@ DIALOG_CSS = """
 class TextPrompt(ModalScreen[str | None]):
     """Ask for one line of text; ``check`` turns it into an error message or None."""
 
-    DEFAULT_CSS = DIALOG_CSS.replace("{name}", "TextPrompt")
+    DEFAULT_CSS = modal_box_css("TextPrompt") + DIALOG_CSS.replace("{name}", "TextPrompt")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, title: str, value: str = "", placeholder: str = "", check: Callable[[str], str | None] | None = None) -> None:
@@ -88,7 +95,7 @@ def int_checker(minimum: int, maximum: int | None = None) -> Callable[[str], str
 class ConfirmDialog(ModalScreen[bool]):
     """A yes/no question; y/enter answers yes, n/escape answers no."""
 
-    DEFAULT_CSS = DIALOG_CSS.replace("{name}", "ConfirmDialog")
+    DEFAULT_CSS = modal_box_css("ConfirmDialog") + DIALOG_CSS.replace("{name}", "ConfirmDialog")
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 from ..engine.gradcheck import GradCheckResult, gradcheck
 from ..engine.model import PARAM_NAMES, loss_and_grads
 from ..engine.session import Session
+from .dialogs import modal_box_css
 
 SAMPLES = 10  # elements checked per parameter
 STEP = 1e-5  # central-difference step
@@ -100,19 +101,7 @@ def clipping_note(report: GradcheckReport) -> str | None:
 class GradcheckScreen(ModalScreen[None]):
     """Runs a gradient check in a thread and shows one row per parameter; dismisses with None."""
 
-    DEFAULT_CSS = """
-    GradcheckScreen {
-        align: center middle;
-    }
-    GradcheckScreen > Vertical {
-        width: 78;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
+    DEFAULT_CSS = modal_box_css("GradcheckScreen", width=78, padding="0 1", max_width="100%") + """
     GradcheckScreen Label {
         width: 100%;
     }

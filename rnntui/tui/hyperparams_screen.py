@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label
 from ..engine import RnntuiError
 from ..engine.errors import ConfigError
 from ..engine.session import Session
+from .dialogs import modal_box_css
 
 
 @dataclass(frozen=True)
@@ -52,19 +53,7 @@ def form_message(err: Exception) -> str:
 class HyperparamsScreen(ModalScreen[str | None]):
     """A form with the live hyperparameters; dismisses with a summary of the change, or None."""
 
-    DEFAULT_CSS = """
-    HyperparamsScreen {
-        align: center middle;
-    }
-    HyperparamsScreen > Vertical {
-        width: 78;
-        max-width: 100%;
-        height: auto;
-        max-height: 100%;
-        border: thick $accent;
-        background: $surface;
-        padding: 0 1;
-    }
+    DEFAULT_CSS = modal_box_css("HyperparamsScreen", width=78, padding="0 1", max_width="100%") + """
     HyperparamsScreen #title {
         text-style: bold;
         margin-bottom: 1;
