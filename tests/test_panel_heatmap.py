@@ -299,7 +299,7 @@ async def test_long_windows_scroll_sideways_and_large_h_draws_only_visible_rows(
         panel = app.panel
         geom = panel.geometry
         assert geom.cell_w == 1 and geom.cols < 80 and geom.left + geom.cols - 1 == 79
-        assert len(panel.render().plain.splitlines()) <= panel.content_size.height
+        assert len(panel.render().lines) <= panel.content_size.height
         assert cursor_row(panel) == 200
         check_cells(panel)
         assert any(text.rstrip().endswith(f"t {geom.left}-79 of 80") for text, _ in drawn(panel))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.console import Console, ConsoleOptions
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -79,6 +81,33 @@ def detail_lines(record: StepRecord, unit: int, column: int) -> tuple[str, str]:
 def cell(value: float, here: bool, width: int) -> tuple[str, Style]:
     """A coloured cell ``width`` wide as a (text, style) token; the cursor's cell is marked."""
     return (CURSOR[width] if here else " " * width), scale.cell_style(value, bold=here)
+
+
+DIM = Style(dim=True)
+CHOSEN = Style(bold=True, reverse=True)
+SPACE = Segment(" ")
+
+
+class Lines:
+    """Lines for Rich: Text lines, or rows already cut into styled segments.
+
+    The grid's rows are many one-cell segments with ready-made styles; handing
+    them over as segments skips Text's span splitting, which dominated the
+    heatmap's drawing time while training runs.
+    """
+
+    def __init__(self, lines: list[Text | list[Segment]], width: int) -> None:
+        self.lines = lines
+        self.width = width
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        for line in self.lines:
+            if isinstance(line, Text):
+                line.truncate(self.width)
+                yield from line.render(console)
+            else:
+                yield from Segment.adjust_line_length(line, self.width, pad=False)
+            yield Segment.line()
 
 
 class Heatmap(Panel):
@@ -214,9 +243,7 @@ class Heatmap(Panel):
         gap = " " * (width - len(header) - len(legend))  # the legend at the right of the header
         lines = [Text.assemble(header, gap, legend), *rows] if geom.beside else [header, *rows, legend]
         lines += [Text(line) for line in detail]
-        for line in lines:
-            line.truncate(width)
-        return Text("\n", no_wrap=True).join(lines)
+        return Lines(lines, width)
 
     def _header(self, record: StepRecord, geom: Geometry) -> Text:
         """hprev's label, then each timestep's input glyph coloured by the unit's activation."""
@@ -228,14 +255,14 @@ class Heatmap(Panel):
             text.append(glyph(self.info.vocab[record.inputs[t]]), style).append(" " * (geom.cell_w - 1))
         return text
 
-    def _row(self, record: StepRecord, geom: Geometry, unit: int) -> Text:
+    def _row(self, record: StepRecord, geom: Geometry, unit: int) -> list[Segment]:
         """A unit's label, its hprev cell, a gap, and its cells for the visible timesteps."""
         here = self.column if unit == self.selected_unit else None  # the cursor's column in this row
-        label = (f"{unit:>{geom.label_w}}", "bold reverse" if here is not None else "dim")
+        label = Segment(f"{unit:>{geom.label_w}}", CHOSEN if here is not None else DIM)
         columns = [PREV, *range(geom.left, geom.left + geom.cols)]
         values = [record.hprev[unit], *record.hs[geom.left : geom.left + geom.cols, unit].tolist()]
-        cells = [cell(v, c == here, geom.cell_w) for c, v in zip(columns, values)]
-        return Text().append_tokens([label, (" ", ""), cells[0], (" ", ""), *cells[1:]])
+        cells = [Segment(*cell(v, c == here, geom.cell_w)) for c, v in zip(columns, values)]
+        return [label, SPACE, cells[0], SPACE, *cells[1:]]
 
     def _legend(self, record: StepRecord, geom: Geometry) -> Text:
         """The colour scale from -1 to +1, then which units and steps are in view."""

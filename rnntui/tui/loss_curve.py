@@ -114,6 +114,8 @@ class LossCurve(Panel):
         """Accept Event objects or (iteration, text) pairs; store pairs."""
         return tuple((e.iteration, e.text) if hasattr(e, "iteration") else tuple(e) for e in events)
 
+    _redraw_pending = False
+
     def compose(self) -> ComposeResult:
         yield PlotextPlot()
 
@@ -124,6 +126,13 @@ class LossCurve(Panel):
         self.redraw()
 
     def _changed(self) -> None:
+        """Several reactives often change together: redraw once, after they all have."""
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.call_later(self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_pending = False
         self.redraw()
 
     watch_loss = watch_smooth = watch_baseline = watch_events = _changed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from functools import partial
@@ -33,7 +34,8 @@ from .step_panel import StepPanel
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24  # below this the layout cannot show every panel
 COMPACT_HEIGHT = 34  # below this the input window row gets shorter
-REFRESH_HZ = 15  # how often the UI shows the newest record while running
+REFRESH_HZ = 10  # how often the UI shows the newest record while running
+SLOW_REFRESH_S = 0.5  # while running, the loss curve and samples (costlier to draw) update this often
 KEEP_SAMPLES = 20  # samples shown in the samples panel
 GRAD_HISTORY = 40  # iterations of gradient norms in the sparklines
 TEMPERATURE_STEP = 1.25  # factor per [ or ] press
@@ -102,7 +104,9 @@ class MainScreen(DebuggerActions, Screen):
         self._stop_flag = threading.Event()
         self._shown: StepRecord | None = None
         self._rate_mark = (time.perf_counter(), trainer.iteration)
+        self._slow_mark = 0.0  # when the loss curve and samples were last updated
         self._history_len = -1
+        self._gc_frozen = False
 
     # --- layout ------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -141,12 +145,14 @@ class MainScreen(DebuggerActions, Screen):
             self.query_one("#too-small", Static).update(TOO_SMALL.format(w=width, h=height))
 
     # --- showing records ---------------------------------------------------
-    def _show(self, record: StepRecord) -> None:
-        """Hand a record to every panel (through the reactives) and refresh the history views."""
+    def _show(self, record: StepRecord, with_history: bool = True) -> None:
+        """Hand a record to every panel (through the reactives), and the history views unless told not to."""
         self._shown = record
         self.cursor_t = min(self.cursor_t, record.seq_length - 1)
         self.record = record
-        self._pull_history()
+        if with_history:
+            self._pull_history()
+            self._pull_samples()
 
     def _pull_history(self) -> None:
         history = self.session.trainer.history
@@ -164,11 +170,22 @@ class MainScreen(DebuggerActions, Screen):
             self.samples = tuple(PanelSample(s.iteration, s.temperature, s.text, s.on_demand) for s in kept)
 
     def _tick(self) -> None:
-        """Show the newest record (coalescing everything in between) at a bounded rate."""
+        """Show the newest record (coalescing everything in between) at a bounded rate.
+
+        While running, the loss curve and the samples follow at SLOW_REFRESH_S:
+        they cost the most to draw, and every millisecond the UI thread spends
+        drawing is taken from the training thread.
+        """
         record = self.session.last_record
+        now = time.perf_counter()
+        slow_due = not self.running or now - self._slow_mark >= SLOW_REFRESH_S
         if record is not None and record is not self._shown:
-            self._show(record)
-        self._pull_samples()
+            self._show(record, with_history=slow_due)
+        elif slow_due:
+            self._pull_history()
+            self._pull_samples()
+        if slow_due:
+            self._slow_mark = now
         if self.state == "running":
             now, done = time.perf_counter(), self.session.trainer.iteration
             then, before = self._rate_mark
@@ -192,12 +209,20 @@ class MainScreen(DebuggerActions, Screen):
 
     def _after_steps(self) -> None:
         self._show(self.session.last_record)
-        self._pull_samples()
+        self._freeze_startup_objects()
         reason = self.session.stop_reason
         if reason:
             self._stopped(reason, diverged=self.session.last_record.nonfinite is not None)
         elif not self.running:
             self.state = self._paused_state()
+
+    def _freeze_startup_objects(self) -> None:
+        """Once, after the first step has loaded the compiled kernels: move everything alive so far
+        out of the garbage collector's view, so full collections stay short while stepping."""
+        if not self._gc_frozen:
+            self._gc_frozen = True
+            gc.collect()
+            gc.freeze()
 
     def _stopped(self, reason: str, diverged: bool) -> None:
         self.state = f"stopped: {reason}"
@@ -244,7 +269,7 @@ class MainScreen(DebuggerActions, Screen):
         self.state = self._paused_state()
         if self.session.last_record is not None:
             self._show(self.session.last_record)
-        self._pull_samples()
+        self._freeze_startup_objects()
         if result.reason in ("breakpoint", "diverged"):
             self._stopped(result.detail or result.reason, diverged=result.reason == "diverged")
 
