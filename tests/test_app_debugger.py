@@ -1,6 +1,7 @@
 """The debugger powers inside the app: step-into, time travel, breakpoints, live hyperparameters."""
 
 import numpy as np
+import pytest
 from harness import widget_text
 from test_app import SIZE, make_app
 
@@ -115,3 +116,57 @@ def test_run_app_rejects_a_bad_breakpoint_before_starting(small_corpus):
 
     with pytest.raises(RnntuiError, match="valid forms"):
         run_app(Trainer(small_corpus, Config(hidden_size=4)), breakpoints=["loss >> 3"])
+
+
+def _headless_first_firing(config: Config, text: str, limit: int = 60) -> int | None:
+    """Where a breakpoint first fires on a headless run of the same trainer (or None)."""
+    trainer = make_app(config).session.trainer
+    breakpoints = BreakpointSet()
+    breakpoints.add(text)
+    for _ in range(limit):
+        record = trainer.step()
+        if breakpoints.check(record) is not None or record.nonfinite is not None:
+            return record.iteration
+    return None
+
+
+def _thresholds() -> dict[str, float]:
+    """Thresholds taken from a reference run, so each breakpoint fires somewhere inside 40 iterations."""
+    trainer = make_app(SMALL).session.trainer
+    records = [trainer.step() for _ in range(40)]
+    losses = [r.loss for r in records[5:]]
+    return {
+        "loss": sorted(losses)[-3],
+        "smooth": records[25].smooth_loss,
+        "target": sorted(float(r.target_probs.min()) for r in records)[5],
+    }
+
+
+SMALL = Config(hidden_size=16, seq_length=12, sample_every=0)
+LIMITS = _thresholds()
+KINDS = [
+    ("nan", Config(hidden_size=8, seq_length=8, learning_rate=1e300, clip=1e300, sample_every=0)),
+    ("clip", Config(hidden_size=16, seq_length=12, clip=1e-3, sample_every=0)),
+    ("clip Why > 0.5", Config(hidden_size=16, seq_length=12, clip=0.05, sample_every=0)),
+    (f"loss > {LIMITS['loss']!r}", SMALL),
+    ("spike > 1.05", SMALL),
+    (f"smooth < {LIMITS['smooth']!r}", SMALL),
+    ("iter == 9", SMALL),
+    ("every 7", SMALL),
+    ("saturation > 0.2", Config(hidden_size=16, seq_length=12, learning_rate=2.0, sample_every=0)),
+    (f"target_prob < {LIMITS['target']!r}", SMALL),
+]
+
+
+@pytest.mark.parametrize("text,config", KINDS, ids=[k for k, _ in KINDS])
+async def test_each_breakpoint_kind_stops_the_app_where_it_fires_headless(text, config):
+    expected = _headless_first_firing(config, text)
+    assert expected is not None, f"{text} never fires in the reference run"
+    app = make_app(config)
+    app.session.breakpoints.add(text)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.session.last_record.iteration == expected
+        assert app.main.state.startswith("stopped: ")

@@ -406,11 +406,30 @@ def test_set_check_reports_the_first_enabled_breakpoint_that_fires(fox):
     bs.add("every 4")
     assert bs.check(records[12]) == "every 6: iteration 12"
     bs.toggle(0)
-    assert bs.check(records[12]) == "iter == 12: reached iteration 12"
-    assert bs.check(records[8]) == "every 4: iteration 8"
-    assert bs.check(records[7]) is None
-    assert firings(bs, records) == [4, 8, 12]
+    fresh = BreakpointSet.from_array(bs.to_array()[:, :2])  # the same breakpoints, nothing held yet
+    assert fresh.check(records[7]) is None
+    assert fresh.check(records[8]) == "every 4: iteration 8"
+    assert fresh.check(records[12]) == "iter == 12: reached iteration 12"
+    assert firings(BreakpointSet.from_array(bs.to_array()[:, :2]), records) == [4, 8, 12]
     assert BreakpointSet().check(records[0]) is None
+
+
+def test_a_breakpoint_fires_where_its_condition_starts_to_hold(fox, tmp_path):
+    trainer, records = run(fox, 60)
+    smooth = [r.smooth_loss for r in records]
+    goal = smooth[30]  # the smooth loss falls steadily: below the goal from iteration 31 on
+    assert all(s < goal for s in smooth[31:])
+    bs = BreakpointSet()
+    bs.add(f"smooth < {goal!r}")
+    assert firings(bs, records) == [31]  # once, not at every later iteration
+    # what held is saved: a resumed run does not stop again at once
+    save_checkpoint(trainer, tmp_path / "c.npz", extra={"breakpoints": bs.to_array()})
+    again = BreakpointSet.from_array(Trainer.load(tmp_path / "c.npz", fox).checkpoint_extras["breakpoints"])
+    assert again.check(trainer.step()) is None
+    # after the condition stops holding, it can fire again
+    spike = BreakpointSet()
+    spike.add("loss > 0")
+    assert [spike.check(r) is not None for r in records[:3]] == [True, False, False]
 
 
 def test_array_form_is_plain_text(tmp_path):
@@ -419,11 +438,11 @@ def test_array_form_is_plain_text(tmp_path):
         bs.add(text)
     bs.toggle(1)
     arr = bs.to_array()
-    assert arr.dtype.kind == "U" and arr.shape == (3, 2)
+    assert arr.dtype.kind == "U" and arr.shape == (3, 3)
     np.save(tmp_path / "bp.npy", arr)
     back = BreakpointSet.from_array(np.load(tmp_path / "bp.npy", allow_pickle=False))
     assert list(back) == list(bs)
-    assert BreakpointSet().to_array().shape == (0, 2)
+    assert BreakpointSet().to_array().shape == (0, 3)
     assert len(BreakpointSet.from_array(BreakpointSet().to_array())) == 0
 
 
@@ -449,8 +468,8 @@ def test_set_round_trips_through_a_checkpoint(tmp_path, fox):
 @pytest.mark.parametrize(
     "arr, problem",
     [
-        (np.array(["nan", "on"]), "must be an (n, 2) text array"),
-        (np.zeros((2, 2)), "must be an (n, 2) text array"),
+        (np.array(["nan", "on"]), "must be an (n, 3) text array"),
+        (np.zeros((2, 2)), "must be an (n, 3) text array"),
         (np.array([["nan", "maybe"]]), "state 'maybe'"),
         (np.array([["loss >> 3", "on"]]), "unexpected '>' at column 7"),
         (np.array([["nan", "on"], ["NaN", "off"]]), "already exists"),

@@ -217,7 +217,7 @@ def test_gradcheck_failure_exits_1(capsys, corpus_file, monkeypatch):
     status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--gradcheck")
     assert status == 1
     assert any(line.startswith("Why") and line.endswith("FAIL") for line in out.splitlines())
-    assert out.splitlines()[-1].startswith("gradcheck failed: largest relative error 5.00e-01 (Why)")
+    assert out.splitlines()[-1].startswith("gradcheck failed: Why (largest relative error 5.00e-01)")
 
 
 def test_gradcheck_uses_the_window_the_next_step_trains_on(small_corpus):
@@ -386,7 +386,7 @@ def test_breakpoint_stops_the_run_and_saves(capsys, corpus_file, tmp_path):
     assert summary.startswith("breakpoint (iter == 6: ") and "): 7 iterations (" in summary
     saved = read_checkpoint(ckpt)
     assert int(saved["iteration"]) == 7
-    assert saved["extra_breakpoints"].tolist() == [["iter == 6", "on"]]
+    assert saved["extra_breakpoints"].tolist() == [["iter == 6", "on", "held"]]
 
 
 def test_saved_breakpoints_apply_when_resuming(capsys, corpus_file, tmp_path):
@@ -515,3 +515,11 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.startswith("rnntui: error: ") and result.stderr.count("\n") == 1
+
+
+def test_version_flag(capsys):
+    from rnntui import __version__
+
+    status = cli.main(["--version"])
+    assert status == 0
+    assert capsys.readouterr().out.strip() == f"rnntui {__version__}"

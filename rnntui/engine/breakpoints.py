@@ -32,7 +32,8 @@ VALID_FORMS = (
 )
 
 HELP = """\
-Breakpoints stop the run at the end of the first iteration whose record meets a condition.
+Breakpoints stop the run at the end of the iteration where a condition starts to hold
+(a breakpoint that fired stays quiet while its condition keeps holding).
   nan                 any non-finite value in the loss, a gradient or a parameter
   clip                gradient clipping changed at least one element of any parameter
   clip PARAM > F      fraction of PARAM's gradient elements clipped is above F (PARAM: Wxh Whh Why bh by)
@@ -499,6 +500,7 @@ def _check_range(token: _Token, value: float | int, kind: _Kind) -> None:
 # --- the set -------------------------------------------------------------
 
 _ON, _OFF = "on", "off"
+_HELD = "held"  # its condition held at the last check: it fires again only after it stops holding
 
 
 class BreakpointSet:
@@ -506,10 +508,16 @@ class BreakpointSet:
 
     Indices are 0-based positions in insertion order.  Breakpoints are frozen,
     so :meth:`toggle` replaces the entry with a toggled copy.
+
+    A breakpoint fires where its condition *starts* to hold: once it has fired
+    (say ``smooth < 60``) it stays quiet while the condition keeps holding, so a
+    run can be continued, and fires again only after the condition stopped
+    holding and came back. What held at the last check is saved with the set.
     """
 
     def __init__(self, breakpoints: list[Breakpoint] | None = None) -> None:
         self._items: list[Breakpoint] = []
+        self._held: set[str] = set()  # sources whose condition held at the last check
         for bp in breakpoints or []:
             self._append(bp)
 
@@ -538,7 +546,9 @@ class BreakpointSet:
 
     def remove(self, index: int) -> Breakpoint:
         """Remove and return the breakpoint at ``index``."""
-        return self._items.pop(self._index(index))
+        bp = self._items.pop(self._index(index))
+        self._held.discard(bp.source)
+        return bp
 
     def toggle(self, index: int) -> Breakpoint:
         """Flip the enabled flag of the breakpoint at ``index``; return the new one."""
@@ -554,32 +564,43 @@ class BreakpointSet:
         return int(index)
 
     def check(self, record: StepRecord) -> str | None:
-        """The reason of the first enabled breakpoint that fires on ``record``, or None."""
+        """The reason of the first enabled breakpoint whose condition starts to hold at ``record``, or None.
+
+        Every enabled breakpoint is evaluated, so each one's held state stays current.
+        """
+        first = None
         for bp in self._items:
-            reason = bp.check(record)
-            if reason is not None:
-                return reason
-        return None
+            reason = bp.check(record)  # None for a disabled breakpoint
+            if reason is None:
+                self._held.discard(bp.source)
+                continue
+            if bp.source not in self._held and first is None:
+                first = reason
+            self._held.add(bp.source)
+        return first
 
     def to_array(self) -> np.ndarray:
-        """(n, 2) unicode array: canonical text and "on"/"off" per breakpoint (no pickling needed)."""
-        rows = [[bp.source, _ON if bp.enabled else _OFF] for bp in self._items]
-        return np.array(rows, dtype=np.str_).reshape(len(rows), 2)
+        """(n, 3) unicode array: canonical text, "on"/"off", and "held" or "" per breakpoint (no pickling)."""
+        rows = [[bp.source, _ON if bp.enabled else _OFF, _HELD if bp.source in self._held else ""] for bp in self._items]
+        return np.array(rows, dtype=np.str_).reshape(len(rows), 3)
 
     @classmethod
     def from_array(cls, arr: np.ndarray) -> "BreakpointSet":
         """Rebuild a set from :meth:`to_array` output; raises BreakpointError if it is not one."""
         arr = np.asarray(arr)
-        if arr.dtype.kind != "U" or arr.ndim != 2 or arr.shape[1] != 2:
+        if arr.dtype.kind != "U" or arr.ndim != 2 or arr.shape[1] not in (2, 3):
             raise BreakpointError(
-                f"saved breakpoints must be an (n, 2) text array, got {arr.dtype} of shape {arr.shape}; "
+                f"saved breakpoints must be an (n, 3) text array, got {arr.dtype} of shape {arr.shape}; "
                 f"the checkpoint is damaged or from another program"
             )
         out = cls()
-        for source, state in arr.tolist():
+        for row in arr.tolist():
+            source, state = row[0], row[1]
             if state not in (_ON, _OFF):
                 raise BreakpointError(f"saved breakpoint {source!r} has state {state!r}, not 'on' or 'off'; the checkpoint is damaged")
-            out._append(parse_breakpoint(source).with_enabled(state == _ON))
+            bp = out._append(parse_breakpoint(source).with_enabled(state == _ON))
+            if len(row) == 3 and row[2] == _HELD:
+                out._held.add(bp.source)
         return out
 
 

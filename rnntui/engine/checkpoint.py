@@ -58,11 +58,19 @@ def save_checkpoint(trainer: Trainer, path, extra: dict[str, np.ndarray] | None 
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _default_file_mode())  # mkstemp makes it private; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _default_file_mode() -> int:
+    """The mode a new ordinary file gets under the current umask (0o666 minus the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def read_checkpoint(path) -> dict[str, np.ndarray]:
@@ -77,8 +85,8 @@ def read_checkpoint(path) -> dict[str, np.ndarray]:
             arrays = {key: npz[key] for key in npz.files}
     except (zipfile.BadZipFile, EOFError) as err:
         raise CheckpointError(f"{path} is truncated or damaged ({err}); use an intact checkpoint") from None
-    except ValueError as err:
-        raise CheckpointError(f"{path} is not an rnntui checkpoint ({err}); give a file written by --save or ctrl+s") from None
+    except ValueError:
+        raise CheckpointError(f"{path} is not an rnntui checkpoint; give a file written by --save or ctrl+s") from None
     except OSError as err:
         raise CheckpointError(f"{path} cannot be read as a checkpoint ({err}); give a file written by --save or ctrl+s") from None
     if "format" not in arrays or str(arrays["format"]) != FORMAT:

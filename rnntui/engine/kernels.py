@@ -166,22 +166,23 @@ def sumsq_slices(flat, bounds, out):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True, error_model="numpy")
 def softmax_loss(ys, targets, ps, dy, losses):  # pragma: no cover - compiled
     """Row-wise softmax of the logits ys (T, V) into ps, -ln p[target] into losses (T,),
-    and dy = p with 1 subtracted at the target. Max-subtracted, so large logits
-    do not overflow; the loss is computed from the log-sum-exp."""
+    and dy = p with 1 subtracted at the target.
+
+    As the original program computes it: p = exp(y) / sum(exp(y)), with no
+    shift by the maximum. So a diverging run overflows exactly where the
+    original does (logits above ~709 give inf/inf = NaN), and the debugger can
+    stop on it instead of training on in silence.
+    """
     T, V = ys.shape
     for t in range(T):
-        m = ys[t, 0]
-        for v in range(1, V):
-            if ys[t, v] > m:
-                m = ys[t, v]
         total = 0.0
         for v in range(V):
-            e = np.exp(ys[t, v] - m)
+            e = np.exp(ys[t, v])
             ps[t, v] = e
             total += e
         for v in range(V):
             p = ps[t, v] / total
             ps[t, v] = p
             dy[t, v] = p
-        losses[t] = (np.log(total) + m) - ys[t, targets[t]]
+        losses[t] = -np.log(ps[t, targets[t]])
         dy[t, targets[t]] -= 1.0

@@ -38,7 +38,9 @@ class RnntuiApp(App):
 
     # --- commands (palette) ------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":  # ours asks first when progress is unsaved
+                yield command
         if not isinstance(screen, MainScreen):
             return
         for title, help_text, action in COMMANDS:
@@ -75,7 +77,7 @@ class RnntuiApp(App):
         except (RnntuiError, OSError) as err:
             self.notify(f"not saved: {err}", severity="error", timeout=10)
             return
-        self.notify(f"saved iteration {self.session.trainer.iteration:,} to {saved}", title="Checkpoint")
+        self.notify(f"saved after {self.session.trainer.iteration:,} iterations to {saved}", title="Checkpoint")
 
     def action_show_help(self) -> None:
         from .help import HelpScreen
@@ -88,8 +90,13 @@ class RnntuiApp(App):
             self._quit()
             return
         since = self.session.trainer.iteration - (self.session.saved_iteration or 0)
-        question = f"{since:,} iterations since the last save are not saved. Quit anyway?"
+        what = "1 iteration" if abs(since) == 1 else f"{abs(since):,} iterations"
+        question = f"{what} since the last save are not saved. Quit anyway?"
         self.push_screen(ConfirmDialog(question, "Quit", "Stay"), lambda yes: yes and self._quit())
+
+    async def action_quit(self) -> None:
+        """ctrl+q (Textual's quit key) goes through the same question as q."""
+        self.action_request_quit()
 
     def _quit(self) -> None:
         self.main._stop_flag.set()

@@ -30,6 +30,9 @@ def modal_box_css(name: str, width: int = 64, padding: str = "1 2", max_width: s
 
 
 DIALOG_CSS = """
+{name} Label {
+    width: 100%;
+}
 {name} .error {
     color: $error;
     height: auto;

@@ -88,12 +88,18 @@ def table_row(report: GradcheckReport, name: str) -> tuple[str | Text, ...]:
     return (name, shape, format_error(result.max_error), format_error(result.median_error), verdict, clipped)
 
 
+def noise_of(report: GradcheckReport) -> float:
+    """The central difference's rounding floor for this window (the same for every parameter)."""
+    return next(iter(report.results.values())).noise
+
+
 def clipping_note(report: GradcheckReport) -> str | None:
     """What clipping will do to this window's gradients, or None when it changes nothing."""
     engaged = [(name, n) for name, n in report.clipped.items() if n]
     if not engaged:
         return None
-    parts = [f"{n:,} elements of {name}" if i == 0 else f"{n:,} of {name}" for i, (name, n) in enumerate(engaged)]
+    parts = [f"{n:,} {'element' if n == 1 else 'elements'} of {name}" if i == 0 else f"{n:,} of {name}"
+             for i, (name, n) in enumerate(engaged)]
     return (f"clipping (clip {report.clip:g}) will change {', '.join(parts)}: "
             "the applied gradient differs from these raw gradients by design")
 
@@ -159,8 +165,9 @@ class GradcheckScreen(ModalScreen[None]):
         self.report = report
         self.query_one("#status", Label).update(
             f"iteration {report.iteration:,}: the window the next step trains on, loss {report.loss:.4f}\n"
-            f"{self.samples} random elements per parameter, step {self.step:g}, pass below {TOLERANCE:g}\n"
-            "error = |a-n| / (|a|+|n|), a: backprop (unclipped), n: central difference"
+            f"{self.samples} random elements per parameter, step {self.step:g}. An element passes when "
+            f"|a-n| / (|a|+|n|) is below {TOLERANCE:g} or |a-n| is below the difference's rounding noise "
+            f"({noise_of(report):.1e}). a: backprop (unclipped), n: central difference."
         )
         table = self.query_one(DataTable)
         table.add_rows(table_row(report, name) for name in PARAM_NAMES)

@@ -35,7 +35,7 @@ from .step_panel import StepPanel
 MIN_WIDTH, MIN_HEIGHT = 80, 24  # below this the layout cannot show every panel
 COMPACT_HEIGHT = 34  # below this the input window row gets shorter
 REFRESH_HZ = 10  # how often the UI shows the newest record while running
-SLOW_REFRESH_S = 0.5  # while running, the loss curve and samples (costlier to draw) update this often
+SLOW_REFRESH_S = 1.0  # while running, the loss curve and samples (costlier to draw) update this often
 KEEP_SAMPLES = 20  # samples shown in the samples panel
 GRAD_HISTORY = 40  # iterations of gradient norms in the sparklines
 TEMPERATURE_STEP = 1.25  # factor per [ or ] press
@@ -112,7 +112,7 @@ class MainScreen(DebuggerActions, Screen):
     def compose(self) -> ComposeResult:
         S = MainScreen
         info = self.info
-        yield StatusBar(info, id="status").data_bind(S.record, S.state, S.rate)
+        yield StatusBar(info, id="status").data_bind(S.record, S.state, S.rate, done=self.session.trainer.iteration)
         with Grid(id="panels"):
             yield InputWindow(info, id="input").data_bind(S.record, S.cursor_t, S.unit, S.color_unit)
             yield SamplesPanel(info, id="samples").data_bind(S.samples, S.temperature)
@@ -314,6 +314,8 @@ class MainScreen(DebuggerActions, Screen):
         self.temperature = float(changes.get("temperature", self.session.trainer.config.temperature))
         if message:
             self.notify(message, title="Time travel", timeout=6)
+        if not self.running:
+            self.state = self._paused_state()
         self._history_len = -1
         self._pull_history()
 

@@ -33,15 +33,15 @@ def format_prob(p: float) -> str:
 
 
 def format_nats(h: float) -> str:
-    """An entropy (or any nats/bits value) with four decimals."""
-    return f"{h:.4f}"
+    """An entropy (or any nats/bits value) with four decimals; never ``-0.0000``."""
+    return f"{h:.4f}" if h != 0 else "0.0000"
 
 
 def entropy(p: np.ndarray) -> float:
     """Shannon entropy -sum p ln p in nats (terms with p = 0 count as 0)."""
     p = np.asarray(p, dtype=np.float64)
     nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum())
+    return max(0.0, float(-(nz * np.log(nz)).sum()))  # rounding can leave -0.0 or a hair below
 
 
 def ranking(p: np.ndarray) -> np.ndarray:

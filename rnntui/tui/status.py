@@ -20,7 +20,7 @@ class StatusBar(Widget):
 
     DEFAULT_CSS = """
     StatusBar {
-        height: auto;
+        height: 1;
         background: $panel;
         color: $text;
         padding: 0 1;
@@ -30,7 +30,7 @@ class StatusBar(Widget):
     record: reactive[StepRecord | None] = reactive(None)
     state: reactive[str] = reactive("paused")  # paused, running, stopped: <reason>, ...
     rate: reactive[float] = reactive(0.0)  # iterations per second while running
-    iteration: reactive[int] = reactive(0)  # iterations done (the trainer's counter)
+    done: reactive[int] = reactive(0)  # iterations done before any record was shown (a resumed run)
 
     def __init__(self, info: RunInfo, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -43,7 +43,9 @@ class StatusBar(Widget):
         text.append(self.state_label(), style=self.state_style())
         text.append(f" │ {corpus.name}", style="bold")
         text.append(f" {fmt_int(len(corpus))} chars V={corpus.vocab_size} H={self.info.hidden_size}")
-        if rec is None:
+        if rec is None and self.done:
+            text.append(f" │ resumed after {fmt_int(self.done)} iterations: press space to step", style="dim")
+        elif rec is None:
             text.append(" │ no step yet", style="dim")
         else:
             text.append(f" │ iter {fmt_int(rec.iteration)}", style="bold")
@@ -51,7 +53,16 @@ class StatusBar(Widget):
             text.append(f" │ loss {rec.loss:.3f}")
             text.append(f" │ smooth {rec.smooth_loss:.3f}", style="bold")
         text.append(f" │ {self.rate:,.0f} it/s")
+        self._fit_height(text)
         return text
+
+    def _fit_height(self, text: Text) -> None:
+        """Take as many rows as the text needs; a layout pass happens only when that number changes."""
+        width = max(1, self.content_size.width)
+        rows = max(1, -(-text.cell_len // width))
+        current = self.styles.height.value if self.styles.height is not None else None
+        if rows != current:
+            self.call_later(setattr, self.styles, "height", rows)
 
     def state_label(self) -> str:
         """The state with a symbol: ▶ running, ⏸ paused, ■ stopped: reason."""
