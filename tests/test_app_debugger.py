@@ -170,3 +170,22 @@ async def test_each_breakpoint_kind_stops_the_app_where_it_fires_headless(text, 
         await pilot.pause()
         assert app.session.last_record.iteration == expected
         assert app.main.state.startswith("stopped: ")
+
+
+async def test_time_travel_shows_the_samples_of_that_time_without_duplicates():
+    app = make_app(Config(hidden_size=16, seq_length=12, sample_every=3))
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(10):
+            await pilot.press("space")
+        await pilot.pause()
+        assert [s.iteration for s in app.main.samples] == [0, 3, 6, 9]
+        for _ in range(5):
+            await pilot.press("backspace")
+        await pilot.pause()
+        assert app.main.record.iteration == 4
+        assert [s.iteration for s in app.main.samples] == [0, 3]
+        for _ in range(5):
+            await pilot.press("space")  # replaying draws the same samples again: no duplicates
+        await pilot.pause()
+        assert [s.iteration for s in app.main.samples] == [0, 3, 6, 9]
+        assert len(app.session.samples) == 4

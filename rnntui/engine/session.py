@@ -5,7 +5,7 @@ samples taken so far and the save state. The app and the headless trainer both
 drive training through it; it imports no UI library, so everything here is
 testable headless. Only one thread may call the mutating methods at a time
 (the app's worker while running, the UI thread while paused); the UI thread
-reads ``last_record`` and ``drain_samples()`` at any time.
+reads ``last_record``, ``samples`` and ``samples_version`` at any time.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Session:
         self.saved_iteration: int | None = trainer.iteration if trainer.iteration else None
         self.save_path: Path | None = None
         self._samples: deque[Sample] = deque(maxlen=keep_samples)
-        self._new_samples: deque[Sample] = deque()
+        self.samples_version = 0  # grows whenever the kept samples change
         self._pending: list[dict[str, object]] = []  # hyperparameter changes queued while running
         self._lock = threading.Lock()
 
@@ -101,14 +101,14 @@ class Session:
     # --- time travel -------------------------------------------------------
     def goto(self, iteration: int) -> StepRecord:
         """Show iteration ``iteration`` again (replayed bit-identically)."""
-        record = self.timeline.goto(iteration)
-        self.last_record = record
-        self.stop_reason = None
-        return record
+        return self._arrived(self.timeline.goto(iteration))
 
     def back(self) -> StepRecord:
         """Step back one iteration."""
-        record = self.timeline.back()
+        return self._arrived(self.timeline.back())
+
+    def _arrived(self, record: StepRecord) -> StepRecord:
+        """After a jump: the record on show (``samples_until`` tells which samples existed then)."""
         self.last_record = record
         self.stop_reason = None
         return record
@@ -118,7 +118,10 @@ class Session:
 
         Call only while no other thread is stepping; use queue_hyperparameters then.
         """
-        return self.timeline.set_hyperparameters(**changes)
+        message = self.timeline.set_hyperparameters(**changes)
+        if message is not None:  # a new branch: the old future's samples are gone with it
+            self._forget_samples_after(self.trainer.iteration - 1)
+        return message
 
     def queue_hyperparameters(self, **changes: object) -> None:
         """Validate changes now and apply them before the next iteration (safe while running)."""
@@ -135,8 +138,10 @@ class Session:
     # --- samples -----------------------------------------------------------
     def _add_sample(self, sample: Sample) -> None:
         with self._lock:
+            if sample in self._samples:  # a replay after time travel draws the same sample again
+                return
             self._samples.append(sample)
-            self._new_samples.append(sample)
+            self.samples_version += 1
 
     def sample_now(self, temperature: float | None = None) -> Sample:
         """Draw a sample on demand (never changes training)."""
@@ -153,12 +158,19 @@ class Session:
         with self._lock:
             return tuple(self._samples)
 
-    def drain_samples(self) -> list[Sample]:
-        """Samples added since the last call (thread-safe)."""
+    def samples_until(self, record: StepRecord | None) -> tuple[Sample, ...]:
+        """The kept samples that existed when ``record`` was the newest: drawn up to the state after it."""
+        if record is None:
+            return self.samples
+        return tuple(s for s in self.samples if s.iteration <= record.iteration + 1)
+
+    def _forget_samples_after(self, iteration: int) -> None:
+        """On a new branch: drop samples drawn after ``iteration`` (they belong to the discarded future)."""
         with self._lock:
-            new = list(self._new_samples)
-            self._new_samples.clear()
-        return new
+            kept = [s for s in self._samples if s.iteration <= iteration]
+            if len(kept) != len(self._samples):
+                self._samples = deque(kept, maxlen=self._samples.maxlen)
+                self.samples_version += 1
 
     # --- saving ------------------------------------------------------------
     @property

@@ -106,6 +106,7 @@ class MainScreen(DebuggerActions, Screen):
         self._rate_mark = (time.perf_counter(), trainer.iteration)
         self._slow_mark = 0.0  # when the loss curve and samples were last updated
         self._history_len = -1
+        self._samples_key = (-1, -1)  # (samples version, shown iteration) last handed to the panel
         self._gc_frozen = False
 
     # --- layout ------------------------------------------------------------
@@ -165,8 +166,11 @@ class MainScreen(DebuggerActions, Screen):
         self.events = tuple((e.iteration, e.text) for e in history.events)
 
     def _pull_samples(self) -> None:
-        if self.session.drain_samples():
-            kept = self.session.samples[-KEEP_SAMPLES:]
+        """The samples as they were when the shown record was the newest (time travel included)."""
+        key = (self.session.samples_version, self._shown.iteration if self._shown is not None else -1)
+        if key != self._samples_key:
+            self._samples_key = key
+            kept = self.session.samples_until(self._shown)[-KEEP_SAMPLES:]
             self.samples = tuple(PanelSample(s.iteration, s.temperature, s.text, s.on_demand) for s in kept)
 
     def _tick(self) -> None:
