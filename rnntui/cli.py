@@ -237,7 +237,12 @@ def _app_command(argv: list[str]) -> int:
         if err.name not in ("rnntui.tui.app", "textual"):
             raise
         raise RnntuiError(f"the debugger UI is not available ({err}); use 'rnntui train' instead") from None
-    status = run_app(trainer, breakpoints=list(args.breaks), notice=trainer.window_notice, checkpoint=args.resume)
+    notices = [trainer.window_notice]
+    if args.resume is not None and not trainer.checkpoint_fingerprint_matches:
+        notices.append(f"{trainer.corpus.name} differs from the text {args.resume} was trained on "
+                       "(same characters); training continues on the new text")
+    notice = "; ".join(n for n in notices if n) or None
+    status = run_app(trainer, breakpoints=list(args.breaks), notice=notice, checkpoint=args.resume)
     return EXIT_OK if status is None else int(status)
 
 

@@ -189,3 +189,33 @@ async def test_time_travel_shows_the_samples_of_that_time_without_duplicates():
         await pilot.pause()
         assert [s.iteration for s in app.main.samples] == [0, 3, 6, 9]
         assert len(app.session.samples) == 4
+
+
+async def test_go_to_a_later_iteration_runs_there_with_breakpoints_on():
+    app = make_app(Config(hidden_size=16, seq_length=12, sample_every=0))
+    app.session.breakpoints.add("iter == 12")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "space", "g")
+        await pilot.pause()
+        app.screen.query_one("Input").value = "30"
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.session.last_record.iteration == 12  # the breakpoint stopped the run on the way
+        assert app.main.state.startswith("stopped: iter == 12")
+
+
+async def test_a_failing_training_thread_does_not_leave_the_app_running(monkeypatch):
+    app = make_app()
+
+    def broken(limit, should_stop):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(app.session, "run", broken)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("r")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.main.state.startswith("stopped: training failed") and "disk on fire" in app.main.state
+        await pilot.press("space")  # stepping works again
+        assert app.session.trainer.iteration == 1

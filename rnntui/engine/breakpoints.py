@@ -569,7 +569,7 @@ class BreakpointSet:
         Every enabled breakpoint is evaluated, so each one's held state stays current.
         """
         first = None
-        for bp in self._items:
+        for bp in tuple(self._items):  # a copy: the app may edit the list while a run checks it
             reason = bp.check(record)  # None for a disabled breakpoint
             if reason is None:
                 self._held.discard(bp.source)

@@ -58,7 +58,7 @@ def save_checkpoint(trainer: Trainer, path, extra: dict[str, np.ndarray] | None 
             np.savez(fh, **arrays)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, _default_file_mode())  # mkstemp makes it private; a checkpoint is an ordinary file
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes it private; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -66,11 +66,13 @@ def save_checkpoint(trainer: Trainer, path, extra: dict[str, np.ndarray] | None 
     return path
 
 
-def _default_file_mode() -> int:
-    """The mode a new ordinary file gets under the current umask (0o666 minus the umask)."""
+def _read_umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+_FILE_MODE = 0o666 & ~_read_umask()  # what a new ordinary file gets (read once, at import)
 
 
 def read_checkpoint(path) -> dict[str, np.ndarray]:
@@ -96,9 +98,24 @@ def read_checkpoint(path) -> dict[str, np.ndarray]:
     return arrays
 
 
+REQUIRED = ("params", "memory", "hprev", "position", "iteration", "smooth_loss", "config", "vocab",
+            "fingerprint", "history_loss", "history_smooth", "history_grad", "history_clipped")
+
+
 def load_checkpoint(path, corpus: Corpus) -> Trainer:
     """A Trainer restored from ``path`` for ``corpus`` (same vocabulary required)."""
     arrays = read_checkpoint(path)
+    missing = [key for key in REQUIRED if key not in arrays]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is damaged or incomplete, use an intact checkpoint")
+    try:
+        return _restore(path, arrays, corpus)
+    except (KeyError, ValueError, TypeError, IndexError) as err:
+        raise CheckpointError(f"{path} holds inconsistent data ({err}); use an intact checkpoint") from None
+
+
+def _restore(path, arrays: dict[str, np.ndarray], corpus: Corpus) -> Trainer:
+    """Build the Trainer from validated arrays; raises CheckpointError on inconsistent contents."""
     vocab = "".join(chr(int(c)) for c in arrays["vocab"])
     if vocab != "".join(corpus.vocab):
         missing = sorted(set(vocab) ^ set(corpus.vocab))
@@ -115,6 +132,14 @@ def load_checkpoint(path, corpus: Corpus) -> Trainer:
     layout = Layout(corpus.vocab_size, config.hidden_size)
     if arrays["params"].shape != (layout.size,) or arrays["memory"].shape != (layout.size,):
         raise CheckpointError(f"{path} has parameters of the wrong size; use an intact checkpoint")
+    if arrays["hprev"].shape != (config.hidden_size,):
+        raise CheckpointError(f"{path} has a carried hidden state of the wrong size; use an intact checkpoint")
+    position, iteration = int(arrays["position"]), int(arrays["iteration"])
+    if not (0 <= position < len(corpus)) or iteration < 0:
+        raise CheckpointError(f"{path} has position {position} and iteration {iteration}, impossible here; use an intact checkpoint")
+    n = len(arrays["history_loss"])
+    if any(len(arrays[key]) != n for key in ("history_smooth", "history_grad", "history_clipped")):
+        raise CheckpointError(f"{path} has loss histories of different lengths; use an intact checkpoint")
     state = TrainerState(
         params=np.array(arrays["params"], dtype=np.float64),
         memory=np.array(arrays["memory"], dtype=np.float64),

@@ -19,7 +19,7 @@ from typing import Callable
 from .breakpoints import BreakpointSet
 from .checkpoint import save_checkpoint
 from .record import StepRecord
-from .timeline import Timeline
+from .timeline import DEFAULT_BUDGET_BYTES, Timeline, TimelineError
 from .trainer import Trainer
 
 
@@ -47,15 +47,20 @@ class Session:
 
     def __init__(self, trainer: Trainer, breakpoints: BreakpointSet | None = None, keep_samples: int = 50) -> None:
         self.trainer = trainer
-        self.timeline = Timeline(trainer)
+        # at least the default budget, and always room for a few snapshots of a large model
+        budget = max(DEFAULT_BUDGET_BYTES, 4 * trainer.state().nbytes)
+        self.timeline = Timeline(trainer, budget_bytes=budget)
         self.breakpoints = breakpoints if breakpoints is not None else BreakpointSet()
         self.last_record: StepRecord | None = None
         self.stop_reason: str | None = None  # breakpoint/divergence message of the last step, if any
         self.saved_iteration: int | None = trainer.iteration if trainer.iteration else None
+        self._saved_mark = self._progress_mark()  # what "no unsaved progress" looks like
         self.save_path: Path | None = None
         self._samples: deque[Sample] = deque(maxlen=keep_samples)
         self.samples_version = 0  # grows whenever the kept samples change
         self._pending: list[dict[str, object]] = []  # hyperparameter changes queued while running
+        self._sample_requests: list[float] = []  # on-demand samples asked for while running (temperatures)
+        self.branch_message: str | None = None  # a new branch started by a queued change, for the UI
         self._lock = threading.Lock()
 
     # --- stepping ----------------------------------------------------------
@@ -66,6 +71,7 @@ class Session:
         applied first, by the thread that steps.
         """
         self._apply_pending()
+        self._draw_requested_samples()
         record = self.timeline.step()
         self._accept(record)
         return record
@@ -80,18 +86,26 @@ class Session:
             self.stop_reason = self.breakpoints.check(record)
 
     def run(self, limit: int | None, should_stop: Callable[[], bool]) -> RunResult:
-        """Step until ``should_stop()``, ``limit`` iterations, a breakpoint, or divergence."""
+        """Step until ``should_stop()``, ``limit`` iterations, a breakpoint, or divergence.
+
+        Changes and samples queued while running are applied before returning,
+        so none is left waiting for a later, unrelated step.
+        """
         steps = 0
-        while limit is None or steps < limit:
-            if should_stop():
-                return RunResult(steps, "paused")
-            record = self.step()
-            steps += 1
-            if record.nonfinite is not None:
-                return RunResult(steps, "diverged", self.stop_reason)
-            if self.stop_reason is not None:
-                return RunResult(steps, "breakpoint", self.stop_reason)
-        return RunResult(steps, "limit")
+        try:
+            while limit is None or steps < limit:
+                if should_stop():
+                    return RunResult(steps, "paused")
+                record = self.step()
+                steps += 1
+                if record.nonfinite is not None:
+                    return RunResult(steps, "diverged", self.stop_reason)
+                if self.stop_reason is not None:
+                    return RunResult(steps, "breakpoint", self.stop_reason)
+            return RunResult(steps, "limit")
+        finally:
+            self._apply_pending()
+            self._draw_requested_samples()
 
     def next_window(self):
         """(inputs, targets, hprev) that the next step will train on (the reset rule applied)."""
@@ -100,11 +114,22 @@ class Session:
 
     # --- time travel -------------------------------------------------------
     def goto(self, iteration: int) -> StepRecord:
-        """Show iteration ``iteration`` again (replayed bit-identically)."""
+        """Show iteration ``iteration`` again (replayed bit-identically).
+
+        Only iterations computed so far: training further goes through
+        :meth:`run`, which checks breakpoints and keeps samples.
+        """
+        self._apply_pending()
+        if iteration > self.timeline.furthest:
+            raise TimelineError(
+                f"iteration {iteration:,} has not been trained yet (the furthest is {self.timeline.furthest:,}); "
+                "run to get there"
+            )
         return self._arrived(self.timeline.goto(iteration))
 
     def back(self) -> StepRecord:
         """Step back one iteration."""
+        self._apply_pending()
         return self._arrived(self.timeline.back())
 
     def _arrived(self, record: StepRecord) -> StepRecord:
@@ -118,6 +143,10 @@ class Session:
 
         Call only while no other thread is stepping; use queue_hyperparameters then.
         """
+        self._apply_pending()  # older queued changes first, so this newer one wins
+        return self._set_hyperparameters(**changes)
+
+    def _set_hyperparameters(self, **changes: object) -> str | None:
         message = self.timeline.set_hyperparameters(**changes)
         if message is not None:  # a new branch: the old future's samples are gone with it
             self._forget_samples_after(self.trainer.iteration - 1)
@@ -133,7 +162,20 @@ class Session:
         with self._lock:
             pending, self._pending = self._pending, []
         for changes in pending:
-            self.timeline.set_hyperparameters(**changes)
+            message = self._set_hyperparameters(**changes)
+            if message is not None:
+                self.branch_message = message
+
+    def request_sample(self, temperature: float) -> None:
+        """Ask for an on-demand sample while running: the training thread draws it between two steps."""
+        with self._lock:
+            self._sample_requests.append(temperature)
+
+    def _draw_requested_samples(self) -> None:
+        with self._lock:
+            requests, self._sample_requests = self._sample_requests, []
+        for temperature in requests:
+            self.sample_now(temperature)
 
     # --- samples -----------------------------------------------------------
     def _add_sample(self, sample: Sample) -> None:
@@ -173,14 +215,23 @@ class Session:
                 self.samples_version += 1
 
     # --- saving ------------------------------------------------------------
+    def _progress_mark(self) -> tuple:
+        """Where training stands: iterations computed, the shown position, and the hyperparameters."""
+        computed = max(self.timeline.furthest + 1, self.trainer.iteration)
+        return (computed, self.trainer.iteration, self.trainer.config)
+
     @property
     def dirty(self) -> bool:
-        """True when there is progress since the last save (or since start for a new run)."""
-        return self.trainer.iteration != (self.saved_iteration or 0)
+        """True when something computed or changed since the last save (or the start) would be lost."""
+        return self._progress_mark() != self._saved_mark
 
     def save(self, path: str | Path) -> Path:
-        """Save a checkpoint atomically, with the breakpoints."""
-        path = save_checkpoint(self.trainer, path, extra={"breakpoints": self.breakpoints.to_array()})
+        """Save a checkpoint atomically, with the breakpoints and any other extras it was resumed with."""
+        self._apply_pending()
+        extra = dict(self.trainer.checkpoint_extras)
+        extra["breakpoints"] = self.breakpoints.to_array()
+        path = save_checkpoint(self.trainer, path, extra=extra)
         self.saved_iteration = self.trainer.iteration
+        self._saved_mark = self._progress_mark()
         self.save_path = Path(path)
         return self.save_path

@@ -106,11 +106,15 @@ class Trainer:
         """-ln(1/V) * T_eff, the loss of a uniform guess over one window."""
         return -math.log(1.0 / self.corpus.vocab_size) * self.seq_length
 
+    def _resets(self) -> bool:
+        """The reset rule: the next window starts over (hprev zeroed, p = 0) at the start or the end of the data."""
+        return self.position + self.seq_length + 1 >= len(self._data) or self.iteration == 0
+
     def next_window(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
         """``(position, inputs, targets, hprev)`` the next step will train on (the reset rule applied)."""
         T = self.seq_length
         position, hprev = self.position, self.hprev
-        if position + T + 1 >= len(self._data) or self.iteration == 0:
+        if self._resets():
             position, hprev = 0, np.zeros_like(hprev)
         inputs = self._data[position : position + T].copy()
         targets = self._data[position + 1 : position + T + 1].copy()
@@ -121,7 +125,7 @@ class Trainer:
         """Run one iteration (forward, backward, clip, Adagrad) and return its record."""
         cfg = self.config
         T = self.seq_length
-        reset = self.position + T + 1 >= len(self._data) or self.iteration == 0
+        reset = self._resets()
         if reset:
             self.hprev = np.zeros(cfg.hidden_size)
             self.position = 0

@@ -41,9 +41,20 @@ class DebuggerActions:
         prompt = TextPrompt(
             f"Go to iteration ({timeline.first:,} to {timeline.furthest:,} seen; later ones are trained):",
             str(max(timeline.first, (self.record.iteration if self.record else 0) - 100)),
-            check=int_checker(timeline.first, 100_000_000),
+            check=int_checker(timeline.first, timeline.furthest + 10_000_000),
         )
-        self.app.push_screen(prompt, lambda answer: answer and self._travel(lambda: self.session.goto(int(answer))))
+        self.app.push_screen(prompt, lambda answer: answer and self._go_to(int(answer)))
+
+    def _go_to(self, iteration: int) -> None:
+        """Replay to a computed iteration; past the furthest one, replay there and run the rest
+        (a normal run: breakpoints apply, samples are kept, r pauses it)."""
+        furthest = self.session.timeline.furthest
+        if iteration <= furthest:
+            self._travel(lambda: self.session.goto(iteration))
+            return
+        if furthest >= 0 and (self.record is None or self.record.iteration != furthest):
+            self._travel(lambda: self.session.goto(furthest))
+        self.start_run(iteration - furthest)
 
     def _travel(self, move) -> None:
         try:

@@ -132,7 +132,7 @@ class MainScreen(DebuggerActions, Screen):
             self._show(self.session.last_record)
         self.set_interval(1 / REFRESH_HZ, self._tick)
         if self.notice:
-            self.notify(self.notice, title="Short corpus", timeout=8)
+            self.notify(self.notice, title="Note", timeout=8)
         self._fit_to_size(self.size.width, self.size.height)
 
     def on_resize(self, event) -> None:
@@ -151,6 +151,7 @@ class MainScreen(DebuggerActions, Screen):
         self._shown = record
         self.cursor_t = min(self.cursor_t, record.seq_length - 1)
         self.record = record
+        self.temperature = self.session.trainer.config.temperature  # time travel restores it too
         if with_history:
             self._pull_history()
             self._pull_samples()
@@ -265,15 +266,27 @@ class MainScreen(DebuggerActions, Screen):
     @work(thread=True, exclusive=True, group="train", exit_on_error=False)
     def _train(self, limit: int | None, stop_flag: threading.Event) -> None:
         worker = get_current_worker()
-        result = self.session.run(limit, lambda: stop_flag.is_set() or worker.is_cancelled)
+        try:
+            result = self.session.run(limit, lambda: stop_flag.is_set() or worker.is_cancelled)
+        except Exception as err:  # never leave the screen "running" with no worker behind it
+            if not worker.is_cancelled:
+                self.app.call_from_thread(self._run_failed, err)
+            return
         if not worker.is_cancelled:
             self.app.call_from_thread(self._run_finished, result)
+
+    def _run_failed(self, err: Exception) -> None:
+        self.state = f"stopped: training failed ({type(err).__name__}: {err})"
+        self.notify(f"training stopped: {err}", severity="error", timeout=10)
 
     def _run_finished(self, result: RunResult) -> None:
         self.state = self._paused_state()
         if self.session.last_record is not None:
             self._show(self.session.last_record)
         self._freeze_startup_objects()
+        if self.session.branch_message:
+            self.notify(self.session.branch_message, title="Time travel", timeout=6)
+            self.session.branch_message = None
         if result.reason in ("breakpoint", "diverged"):
             self._stopped(result.detail or result.reason, diverged=result.reason == "diverged")
 
@@ -324,7 +337,10 @@ class MainScreen(DebuggerActions, Screen):
         self._pull_history()
 
     def action_sample(self) -> None:
-        """s: sample now from the current model."""
+        """s: sample now from the current model (while running, between two steps)."""
+        if self.running:
+            self.session.request_sample(self.temperature)
+            return
         self.session.sample_now(self.temperature)
         self._pull_samples()
 

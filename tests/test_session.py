@@ -1,0 +1,109 @@
+"""Session: the training layer the app and scripts share (queued changes, jumps, save state)."""
+
+import numpy as np
+import pytest
+
+from rnntui.engine import CheckpointError, Config, Corpus, TimelineError, Trainer
+from rnntui.engine.session import Session
+
+TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
+
+
+def make_session(**config) -> Session:
+    config = {"hidden_size": 16, "seq_length": 10, "sample_every": 0, **config}
+    return Session(Trainer(Corpus.from_text(TEXT, name="fox"), Config(**config)))
+
+
+def test_a_large_model_gets_room_for_snapshots():
+    session = make_session(hidden_size=1200)
+    assert session.timeline.budget_bytes >= 4 * session.trainer.state().nbytes
+    session.step()
+    session.step()
+    assert session.back().iteration == 0
+
+
+def test_goto_only_replays_what_was_computed():
+    session = make_session()
+    for _ in range(5):
+        session.step()
+    assert session.goto(2).iteration == 2
+    with pytest.raises(TimelineError, match="not been trained yet"):
+        session.goto(40)
+
+
+def test_queued_changes_are_applied_when_a_run_ends_and_newer_changes_win():
+    session = make_session()
+    session.step()
+    session.queue_hyperparameters(learning_rate=0.05)
+    result = session.run(None, lambda: True)  # paused before any step
+    assert result.steps == 0 and session.trainer.config.learning_rate == 0.05
+    session.queue_hyperparameters(learning_rate=0.01)
+    session.set_hyperparameters(learning_rate=0.2)  # the queued one first, then this one
+    session.step()
+    assert session.trainer.config.learning_rate == 0.2
+    assert [e.text for e in session.trainer.history.events][-1] == "learning_rate 0.01 -> 0.2"
+
+
+def test_a_queued_change_after_going_back_starts_a_branch_and_says_so():
+    session = make_session(sample_every=3)
+    for _ in range(10):
+        session.step()
+    session.goto(4)
+    session.queue_hyperparameters(temperature=0.5)
+    session.run(1, lambda: False)
+    assert session.branch_message and "new branch" in session.branch_message
+    assert all(s.iteration <= 5 for s in session.samples)
+
+
+def test_samples_asked_for_while_running_are_drawn_between_steps():
+    session = make_session()
+    session.request_sample(0.7)
+    session.run(2, lambda: False)
+    (sample,) = session.samples
+    assert sample.on_demand and sample.temperature == 0.7
+
+
+def test_dirty_follows_progress_and_going_back(tmp_path):
+    session = make_session()
+    assert not session.dirty
+    for _ in range(5):
+        session.step()
+    assert session.dirty
+    session.save(tmp_path / "s.npz")
+    assert not session.dirty
+    for _ in range(5):
+        session.step()
+    session.goto(4)  # the saved iteration again, but iterations 5..9 were computed since
+    assert session.dirty
+
+
+def test_save_keeps_the_extras_it_was_resumed_with(tmp_path):
+    session = make_session()
+    session.step()
+    session.trainer.checkpoint_extras["note"] = np.array("kept")
+    session.save(tmp_path / "a.npz")
+    again = Trainer.load(tmp_path / "a.npz", session.trainer.corpus)
+    assert str(again.checkpoint_extras["note"]) == "kept" and "breakpoints" in again.checkpoint_extras
+
+
+def test_damaged_checkpoints_give_one_line_errors(tmp_path):
+    session = make_session()
+    session.step()
+    good = tmp_path / "good.npz"
+    session.save(good)
+    with np.load(good, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    corpus = session.trainer.corpus
+    missing = dict(arrays)
+    del missing["memory"]
+    np.savez(tmp_path / "missing.npz", **missing)
+    with pytest.raises(CheckpointError, match="lacks memory"):
+        Trainer.load(tmp_path / "missing.npz", corpus)
+    bad_hprev = dict(arrays, hprev=np.zeros(3))
+    np.savez(tmp_path / "hprev.npz", **bad_hprev)
+    with pytest.raises(CheckpointError, match="hidden state of the wrong size"):
+        Trainer.load(tmp_path / "hprev.npz", corpus)
+    bad_position = dict(arrays, position=np.array(10**9))
+    np.savez(tmp_path / "pos.npz", **bad_position)
+    with pytest.raises(CheckpointError, match="impossible here"):
+        Trainer.load(tmp_path / "pos.npz", corpus)
