@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from functools import partial
 
 import numpy as np
 from textual import on, work
