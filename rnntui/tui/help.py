@@ -102,7 +102,8 @@ has its own random generator: it never changes training.
 
 ## Time travel
 
-backspace shows the previous iteration again, g any iteration. rnntui keeps copies of
+backspace shows the previous iteration again, g any iteration (past the furthest one
+computed, g trains there as a normal run). rnntui keeps copies of
 the full training state every few iterations (at most 64 MiB, older copies thinned out)
 and replays deterministically from the nearest one, so every panel shows exactly what
 it showed the first time, and stepping forward replays the same future. Changing a
