@@ -30,7 +30,6 @@ from typing import Any, Callable, TextIO
 import numpy as np
 
 from rnntui import __version__
-
 from rnntui.engine import (
     PARAM_NAMES,
     BreakpointSet,
@@ -48,6 +47,7 @@ from rnntui.engine import (
     save_checkpoint,
     use_one_blas_thread,
 )
+from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # training diverged, or the gradient check failed
@@ -56,7 +56,6 @@ EXIT_BREAKPOINT = 3  # a --break condition stopped the run
 EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT, as shells report it)
 
 DEFAULT_ITERATIONS = 1000
-GRADCHECK_TOLERANCE = 1e-5
 GRADCHECK_STEP = 1e-5
 PROGRESS_FALLBACK_EVERY = 100  # progress line interval when sample_every is 0
 BAR_REFRESH_SECONDS = 0.1  # the progress bar is redrawn at most ~10 times a second

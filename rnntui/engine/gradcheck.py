@@ -9,6 +9,9 @@ import numpy as np
 from .model import PARAM_NAMES, loss_and_grads
 
 
+TOLERANCE = 1e-5  # the contract's bound on the relative error of every checked element
+
+
 @dataclass(frozen=True)
 class GradCheckResult:
     """Relative errors |a - n| / max(|a| + |n|, 1e-8) of one parameter's checked elements.
@@ -32,11 +35,11 @@ class GradCheckResult:
     def median_error(self) -> float:
         return float(np.median(self.errors)) if self.errors.size else 0.0
 
-    def element_passed(self, tolerance: float = 1e-5) -> np.ndarray:
+    def element_passed(self, tolerance: float = TOLERANCE) -> np.ndarray:
         """(k,) True where the relative error is below ``tolerance`` or the difference is rounding noise."""
         return (self.errors < tolerance) | (np.abs(self.analytic - self.numeric) <= self.noise)
 
-    def passed(self, tolerance: float = 1e-5) -> bool:
+    def passed(self, tolerance: float = TOLERANCE) -> bool:
         """Every checked element passes (see element_passed)."""
         return bool(self.element_passed(tolerance).all())
 

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 from textual.worker import Worker, WorkerState
 
-from ..engine.gradcheck import GradCheckResult, gradcheck
+from ..engine.gradcheck import TOLERANCE, GradCheckResult, gradcheck
 from ..engine.model import PARAM_NAMES, loss_and_grads
 from ..engine.session import Session
 from .dialogs import modal_box_css
@@ -22,7 +22,6 @@ from .dialogs import modal_box_css
 SAMPLES = 10  # elements checked per parameter
 STEP = 1e-5  # central-difference step
 SEED = 0  # which elements are checked: the same ones on every run, for a given shape
-TOLERANCE = 1e-5  # a parameter passes when its largest relative error is below this
 COLUMNS = ("parameter", "shape", "max error", "median error", "result", "|g| > clip")
 
 
