@@ -11,26 +11,111 @@ same compiled code always sums in the same order, so runs stay bit-identical.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 
-@njit(inline="always", error_model="numpy", fastmath={"reassoc"})
+# --- exp and tanh without a library call ------------------------------------
+# A libm call per element cannot be vectorised and costs about five times as
+# much as the arithmetic below: a tenth of a training step at H = 256.
+# Range reduction: y = k ln2 + r with k = round(y / ln2), |r| <= ln2 / 2;
+# expm1(r) from its Taylor series to r^13 / 13! (the next term is below
+# 1e-17 of the result); exp(y) = 2^k (1 + expm1(r)). 2^k is built from its
+# IEEE-754 bits. Both functions are within 3 ulp of NumPy's (tested).
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 with the low 32 bits of its significand zeroed: k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
+_INV_LN2 = 1.44269504088896338700e00  # 1 / ln 2
+_C2, _C3, _C4, _C5 = 1 / 2, 1 / 6, 1 / 24, 1 / 120  # Taylor coefficients 1/n! of expm1
+_C6, _C7, _C8, _C9 = 1 / 720, 1 / 5040, 1 / 40320, 1 / 362880
+_C10, _C11, _C12, _C13 = 1 / 3628800, 1 / 39916800, 1 / 479001600, 1 / 6227020800
+_TANH_ONE = 20.0  # tanh(x) rounds to 1.0 above |x| ~ 19.06; capping there keeps k <= 58
+_EXP_MAX = 710.0  # exp overflows to inf above ~709.78
+_EXP_MIN = -746.0  # exp rounds to 0 below ~-745.13
+
+
+@njit(inline="always", error_model="numpy")
+def _reduce(y):  # pragma: no cover - compiled
+    """(k, expm1(r)) with y = k ln2 + r, |r| <= ln2 / 2, for |y| <= 746."""
+    k = np.floor(y * _INV_LN2 + 0.5)
+    r = (y - k * _LN2_HI) - k * _LN2_LO
+    p = _C13
+    p = p * r + _C12
+    p = p * r + _C11
+    p = p * r + _C10
+    p = p * r + _C9
+    p = p * r + _C8
+    p = p * r + _C7
+    p = p * r + _C6
+    p = p * r + _C5
+    p = p * r + _C4
+    p = p * r + _C3
+    p = p * r + _C2
+    return np.int64(k), r + r * r * p
+
+
+@njit(inline="always", error_model="numpy")
+def _pow2(k):  # pragma: no cover - compiled
+    """2.0 ** k for integer -1022 <= k <= 1023, from its bits (exact)."""
+    return np.int64((k + 1023) << 52).view(np.float64)
+
+
+@njit(inline="always", error_model="numpy")
+def _tanh(x):  # pragma: no cover - compiled
+    """tanh(x) = sign(x) e / (e + 2) with e = expm1(2|x|); NaN stays NaN, the sign of zero is kept."""
+    a = min(abs(x), _TANH_ONE)
+    k, expm1_r = _reduce(a + a)  # 0 <= k <= 58
+    scale = _pow2(k)
+    e = scale * expm1_r + (scale - 1.0)  # expm1(2|x|) = 2^k expm1(r) + (2^k - 1)
+    return math.copysign(e / (e + 2.0), x)
+
+
+@njit(inline="always", error_model="numpy")
+def _exp(x):  # pragma: no cover - compiled
+    """exp(x): inf above ~709.78 and 0 below ~-745.13, as np.exp; NaN stays NaN."""
+    k, expm1_r = _reduce(max(min(x, _EXP_MAX), _EXP_MIN))  # -1076 <= k <= 1024
+    half = k >> 1  # 2^k in two factors, each a normal number
+    return (1.0 + expm1_r) * _pow2(half) * _pow2(k - half)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def tanh_into(x, out):  # pragma: no cover - compiled
+    """out[i] = _tanh(x[i]) for 1-D arrays (for tests and benchmarks)."""
+    for i in range(x.size):
+        out[i] = _tanh(x[i])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def exp_into(x, out):  # pragma: no cover - compiled
+    """out[i] = _exp(x[i]) for 1-D arrays (for tests and benchmarks)."""
+    for i in range(x.size):
+        out[i] = _exp(x[i])
+
+
+# --- products with Whh, one timestep at a time ------------------------------
+@njit(nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _matvec(W, v, out):  # pragma: no cover - compiled
-    """out = W v, four rows of W per pass over v (four independent dot products)."""
+    """out = W v, eight rows of W per pass over v (eight independent dot products)."""
     H = W.shape[0]
-    H4 = H - H % 4
-    for i in range(0, H4, 4):
+    H8 = H - H % 8
+    for i in range(0, H8, 8):
         r0, r1, r2, r3 = W[i], W[i + 1], W[i + 2], W[i + 3]
-        s0 = s1 = s2 = s3 = 0.0
+        r4, r5, r6, r7 = W[i + 4], W[i + 5], W[i + 6], W[i + 7]
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
         for j in range(v.size):
             vj = v[j]
             s0 += r0[j] * vj
             s1 += r1[j] * vj
             s2 += r2[j] * vj
             s3 += r3[j] * vj
+            s4 += r4[j] * vj
+            s5 += r5[j] * vj
+            s6 += r6[j] * vj
+            s7 += r7[j] * vj
         out[i], out[i + 1], out[i + 2], out[i + 3] = s0, s1, s2, s3
-    for i in range(H4, H):
+        out[i + 4], out[i + 5], out[i + 6], out[i + 7] = s4, s5, s6, s7
+    for i in range(H8, H):
         row = W[i]
         s = 0.0
         for j in range(v.size):
@@ -40,39 +125,48 @@ def _matvec(W, v, out):  # pragma: no cover - compiled
 
 @njit(inline="always", error_model="numpy")
 def _matvec_transposed(W, v, out):  # pragma: no cover - compiled
-    """out = W^T v: rows of W scaled by v's entries and summed, four rows per pass."""
+    """out = W^T v: rows of W scaled by v's entries and summed, eight rows per pass."""
     H = W.shape[0]
-    H4 = H - H % 4
+    H8 = H - H % 8
     out[:] = 0.0
-    for i in range(0, H4, 4):
+    for i in range(0, H8, 8):
         a0, a1, a2, a3 = v[i], v[i + 1], v[i + 2], v[i + 3]
+        a4, a5, a6, a7 = v[i + 4], v[i + 5], v[i + 6], v[i + 7]
         r0, r1, r2, r3 = W[i], W[i + 1], W[i + 2], W[i + 3]
+        r4, r5, r6, r7 = W[i + 4], W[i + 5], W[i + 6], W[i + 7]
         for j in range(out.size):
-            out[j] += (r0[j] * a0 + r1[j] * a1) + (r2[j] * a2 + r3[j] * a3)
-    for i in range(H4, H):
+            low = (r0[j] * a0 + r1[j] * a1) + (r2[j] * a2 + r3[j] * a3)
+            high = (r4[j] * a4 + r5[j] * a5) + (r6[j] * a6 + r7[j] * a7)
+            out[j] += low + high
+    for i in range(H8, H):
         a = v[i]
         row = W[i]
         for j in range(out.size):
             out[j] += row[j] * a
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
-def forward_recurrence(Whh, pre_in, hs_full, whh_h):  # pragma: no cover - compiled
-    """h_t = tanh(pre_in[t] + Whh h_{t-1}) for t = 0..T-1.
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_recurrence(Wxh, Whh, bh, inputs, hs_full, wxh_x, whh_h):  # pragma: no cover - compiled
+    """h_t = tanh(Wxh x_t + Whh h_{t-1} + bh) for t = 0..T-1, summed in that order.
 
-    Whh (H, H); pre_in (T, H) holds Wxh x_t + bh; hs_full (T+1, H) has hprev
-    in row 0 and receives h_t in row t+1; whh_h (T, H) receives Whh h_{t-1}.
+    Wxh (H, V), Whh (H, H), bh (H,) and inputs (T,) in; hs_full (T+1, H) has
+    hprev in row 0 and receives h_t in row t+1; wxh_x (T, H) receives the
+    gathered input column Wxh[:, x_t] and whh_h (T, H) receives Whh h_{t-1}.
     Each dot product may be summed in any order (vectorised), always the
     same order for the same compiled code, so runs stay bit-identical.
     """
-    T, H = pre_in.shape
+    T = inputs.size
+    H = Whh.shape[0]
     for t in range(T):
+        x = inputs[t]
+        wx = wxh_x[t]
+        for i in range(H):
+            wx[i] = Wxh[i, x]
         out = whh_h[t]
         _matvec(Whh, hs_full[t], out)
         nxt = hs_full[t + 1]
-        pre = pre_in[t]
         for i in range(H):
-            nxt[i] = np.tanh(pre[i] + out[i])
+            nxt[i] = _tanh((wx[i] + out[i]) + bh[i])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -106,21 +200,34 @@ def backward_recurrence(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, dbh, dWxh)
             _matvec_transposed(Whh, dhraw[t], dh_next)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
-def clip_with_norms(grad, flat, bounds, clip, sums, counts):  # pragma: no cover - compiled
-    """Clip every element of ``grad`` to [-clip, clip] in place and gather statistics.
+@njit(nogil=True, error_model="numpy")
+def _adagrad_element(w, m, g, learning_rate, eps):  # pragma: no cover - compiled
+    """One element of Adagrad, exactly as written (no fast-math): (new P, new M, u)."""
+    m = m + g * g
+    u = learning_rate * g / np.sqrt(m + eps)
+    return w - u, m, u
 
-    For parameter k (elements bounds[k]:bounds[k+1]): sums[k] = (sum of g^2
-    before clipping, after clipping, sum of w^2 of the weights ``flat``);
-    counts[k] = elements that were outside the range. NaN stays NaN. Only the
-    sums may be reassociated; each clipped element is exact.
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+def clip_adagrad(flat, grad, mem, bounds, clip, learning_rate, eps, sums, counts):  # pragma: no cover
+    """Clip each gradient element to [-clip, clip] and apply Adagrad, in one pass.
+
+    Per element: g = clip(grad); M += g*g; u = learning_rate * g / sqrt(M + eps);
+    P -= u. ``flat`` (P) and ``mem`` (M) are updated in place; ``grad`` is
+    only read. For parameter k (elements bounds[k]:bounds[k+1]): sums[k] =
+    (sum of grad^2 before clipping, after clipping, sum of P^2 before the
+    update, sum of u^2); counts[k] = elements that were outside the range.
+    NaN stays NaN. Only the sums may be reassociated: the update itself is
+    computed in _adagrad_element, whose arithmetic carries no fast-math flags.
     """
     for k in range(len(bounds) - 1):
         g_part = grad[bounds[k] : bounds[k + 1]]  # views: the loop index is provably >= 0
         w_part = flat[bounds[k] : bounds[k + 1]]
+        m_part = mem[bounds[k] : bounds[k + 1]]
         raw = 0.0
         clipped = 0.0
         weights = 0.0
+        updates = 0.0
         n = 0
         for e in range(g_part.size):
             g = g_part[e]
@@ -128,39 +235,16 @@ def clip_with_norms(grad, flat, bounds, clip, sums, counts):  # pragma: no cover
             if g > clip or g < -clip:
                 n += 1
             c = min(max(g, -clip), clip)
-            g_part[e] = c
             clipped += c * c
-            weights += w_part[e] * w_part[e]
+            w = w_part[e]
+            weights += w * w
+            w_part[e], m_part[e], u = _adagrad_element(w, m_part[e], c, learning_rate, eps)
+            updates += u * u
         sums[k, 0] = raw
         sums[k, 1] = clipped
         sums[k, 2] = weights
+        sums[k, 3] = updates
         counts[k] = n
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def adagrad(flat, grad, mem, learning_rate, eps, update):  # pragma: no cover - compiled
-    """Adagrad on flat buffers: M += g*g; u = lr * g / sqrt(M + eps); P -= u.
-
-    ``update`` receives u (for update-to-weight ratios).
-    """
-    for e in range(flat.size):
-        g = grad[e]
-        m = mem[e] + g * g
-        mem[e] = m
-        u = learning_rate * g / np.sqrt(m + eps)
-        update[e] = u
-        flat[e] -= u
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
-def sumsq_slices(flat, bounds, out):  # pragma: no cover - compiled
-    """out[k] = sum of squares of flat[bounds[k]:bounds[k+1]] (summed in any order)."""
-    for k in range(len(bounds) - 1):
-        part = flat[bounds[k] : bounds[k + 1]]  # a view, so the loop index is provably >= 0
-        s = 0.0
-        for e in range(part.size):
-            s += part[e] * part[e]
-        out[k] = s
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -175,14 +259,16 @@ def softmax_loss(ys, targets, ps, dy, losses):  # pragma: no cover - compiled
     """
     T, V = ys.shape
     for t in range(T):
+        e_row = ps[t]
+        y_row = ys[t]
+        for v in range(V):  # vectorised: no sum in this loop
+            e_row[v] = _exp(y_row[v])
         total = 0.0
         for v in range(V):
-            e = np.exp(ys[t, v])
-            ps[t, v] = e
-            total += e
+            total += e_row[v]
         for v in range(V):
-            p = ps[t, v] / total
-            ps[t, v] = p
+            p = e_row[v] / total
+            e_row[v] = p
             dy[t, v] = p
         losses[t] = -np.log(ps[t, targets[t]])
         dy[t, targets[t]] -= 1.0

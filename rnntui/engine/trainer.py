@@ -10,8 +10,8 @@ import numpy as np
 from .config import Config
 from .corpus import Corpus
 from .history import Event, History
-from .kernels import adagrad, clip_with_norms, sumsq_slices
-from .model import PARAM_NAMES, Layout, forward_backward, init_params, sample_indices
+from .kernels import clip_adagrad
+from .model import PARAM_NAMES, Layout, forward_backward, init_params, sample_indices, zeros_aligned
 from .record import StepRecord, frozen, frozen_map
 
 ADAGRAD_EPS = 1e-8  # added to the memory under the square root
@@ -46,13 +46,12 @@ class Trainer:
         self.config = config if config is not None else Config()
         self.layout = Layout(vocab_size=corpus.vocab_size, hidden_size=self.config.hidden_size)
         self._flat = init_params(self.layout, self.config.seed)  # (N,)
-        self._mem = np.zeros(self.layout.size)  # (N,)
-        self._grad = np.zeros(self.layout.size)  # (N,) reused every step
+        self._mem = zeros_aligned(self.layout.size)  # (N,)
+        self._grad = zeros_aligned(self.layout.size)  # (N,) reused every step
         self._P = self.layout.views(self._flat)
         self._G = self.layout.views(self._grad)
         self._bounds = np.append(self.layout.offsets, self.layout.size).astype(np.int64)  # (6,) slice edges
         self._sizes = np.diff(self._bounds)  # (5,) elements per parameter
-        self._update = np.empty(self.layout.size)  # (N,) last Adagrad update, reused every step
         self.hprev = np.zeros(self.config.hidden_size)  # (H,)
         self.position = 0  # data pointer p
         self.iteration = 0  # n, iterations done
@@ -186,12 +185,10 @@ class Trainer:
     def _clip_and_update(self, learning_rate: float, clip: float) -> dict[str, np.ndarray]:
         """Clip the gradient buffer in place and apply Adagrad; return per-parameter statistics."""
         bh_before = self._P["bh"].copy()
-        sums = np.empty((len(PARAM_NAMES), 3))
+        sums = np.empty((len(PARAM_NAMES), 4))
         counts = np.empty(len(PARAM_NAMES), dtype=np.int64)
-        clip_with_norms(self._grad, self._flat, self._bounds, clip, sums, counts)
-        grad, clipped, w_norm = np.sqrt(sums).T
-        adagrad(self._flat, self._grad, self._mem, learning_rate, ADAGRAD_EPS, self._update)
-        u_norm = self._norms(self._update)
+        clip_adagrad(self._flat, self._grad, self._mem, self._bounds, clip, learning_rate, ADAGRAD_EPS, sums, counts)
+        grad, clipped, w_norm, u_norm = np.sqrt(sums).T
         # NaN where the weights are all zero (biases at the start); plain floats: no warnings on inf
         ratios = np.array([u / w if w > 0 else math.nan for u, w in zip(u_norm.tolist(), w_norm.tolist())])
         return {
@@ -202,12 +199,6 @@ class Trainer:
             "weights": w_norm,
             "bh_before": bh_before,
         }
-
-    def _norms(self, flat: np.ndarray) -> np.ndarray:
-        """(5,) L2 norm of each parameter's part of a flat buffer."""
-        out = np.empty(len(PARAM_NAMES))
-        sumsq_slices(flat, self._bounds, out)
-        return np.sqrt(out)
 
     @staticmethod
     def _first_nonfinite(loss: float, stats: dict[str, np.ndarray]) -> str | None:
