@@ -123,6 +123,24 @@ def _matvec(W, v, out):  # pragma: no cover - compiled
         out[i] = s
 
 
+@njit(nogil=True, error_model="numpy", fastmath={"reassoc"})
+def _dot(a, b):  # pragma: no cover - compiled
+    """a . b, summed in any order (vectorised); its own function so that callers stay exact."""
+    s = 0.0
+    for j in range(a.size):
+        s += a[j] * b[j]
+    return s
+
+
+@njit(nogil=True, error_model="numpy", fastmath={"reassoc"})
+def _sum(a):  # pragma: no cover - compiled
+    """sum of a, in any order (vectorised); its own function so that callers stay exact."""
+    s = 0.0
+    for j in range(a.size):
+        s += a[j]
+    return s
+
+
 @njit(inline="always", error_model="numpy")
 def _matvec_transposed(W, v, out):  # pragma: no cover - compiled
     """out = W^T v: rows of W scaled by v's entries and summed, eight rows per pass."""
@@ -185,19 +203,19 @@ def backward_recurrence(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, dbh, dWxh)
     dbh[:] = 0.0
     dWxh[:, :] = 0.0
     for t in range(T - 1, -1, -1):
-        sq = 0.0
+        d_row, r_row, h_row, o_row = dh[t], dhraw[t], hs[t], dh_out[t]
+        for i in range(H):  # vectorised: no sum in this loop
+            d = o_row[i] + dh_next[i]
+            d_row[i] = d
+            r = d * (1.0 - h_row[i] * h_row[i])
+            r_row[i] = r
+            dbh[i] += r
+        dh_norms[t] = np.sqrt(_dot(d_row, d_row))
         x = inputs[t]
         for i in range(H):
-            d = dh_out[t, i] + dh_next[i]
-            dh[t, i] = d
-            sq += d * d
-            r = d * (1.0 - hs[t, i] * hs[t, i])
-            dhraw[t, i] = r
-            dbh[i] += r
-            dWxh[i, x] += r
-        dh_norms[t] = np.sqrt(sq)
+            dWxh[i, x] += r_row[i]
         if t > 0:
-            _matvec_transposed(Whh, dhraw[t], dh_next)
+            _matvec_transposed(Whh, r_row, dh_next)
 
 
 @njit(nogil=True, error_model="numpy")
@@ -248,9 +266,10 @@ def clip_adagrad(flat, grad, mem, bounds, clip, learning_rate, eps, sums, counts
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def softmax_loss(ys, targets, ps, dy, losses):  # pragma: no cover - compiled
-    """Row-wise softmax of the logits ys (T, V) into ps, -ln p[target] into losses (T,),
-    and dy = p with 1 subtracted at the target.
+def softmax_loss(ys, by, targets, ps, dy, losses, dby):  # pragma: no cover - compiled
+    """Output layer of the window: add by to the logits ys (T, V) in place, softmax
+    them into ps, -ln p[target] into losses (T,), dy = p with 1 subtracted at
+    the target, and dby = the sum of dy over the window. Returns the summed loss.
 
     As the original program computes it: p = exp(y) / sum(exp(y)), with no
     shift by the maximum. So a diverging run overflows exactly where the
@@ -258,17 +277,23 @@ def softmax_loss(ys, targets, ps, dy, losses):  # pragma: no cover - compiled
     stop on it instead of training on in silence.
     """
     T, V = ys.shape
+    dby[:] = 0.0
+    loss = 0.0
     for t in range(T):
-        e_row = ps[t]
-        y_row = ys[t]
+        y_row, e_row, d_row = ys[t], ps[t], dy[t]
         for v in range(V):  # vectorised: no sum in this loop
-            e_row[v] = _exp(y_row[v])
-        total = 0.0
-        for v in range(V):
-            total += e_row[v]
+            y = y_row[v] + by[v]
+            y_row[v] = y
+            e_row[v] = _exp(y)
+        total = _sum(e_row)
         for v in range(V):
             p = e_row[v] / total
             e_row[v] = p
-            dy[t, v] = p
-        losses[t] = -np.log(ps[t, targets[t]])
-        dy[t, targets[t]] -= 1.0
+            d_row[v] = p
+        target = targets[t]
+        losses[t] = -np.log(e_row[target])
+        loss += losses[t]
+        d_row[target] -= 1.0
+        for v in range(V):
+            dby[v] += d_row[v]
+    return loss

@@ -138,14 +138,11 @@ def forward_backward(
     hs = hs_full[1:]  # (T, H)
 
     # output: y_t = Why h_t + by; p_t = softmax(y_t); loss_t = -ln p_t[target]
-    np.dot(hs, Why.T, out=ys)  # (T, V)
-    ys += by
-    softmax_loss(ys, targets, ps, dy, losses)  # dy (T, V) = dL/dy_t = p_t - onehot(target_t)
-    loss = float(losses.sum())
+    np.dot(hs, Why.T, out=ys)  # (T, V) Why h_t; softmax_loss adds by
+    loss = softmax_loss(ys, by, targets, ps, dy, losses, G["by"])  # dy (T, V) = dL/dy_t = p_t - onehot(target_t)
 
     # backward through time
     np.dot(dy.T, hs, out=G["Why"])
-    np.sum(dy, axis=0, out=G["by"])
     np.dot(dy, Why, out=dh_out)  # (T, H)
     backward_recurrence(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, G["bh"], G["Wxh"])
     np.dot(dhraw.T, hs_full[:-1], out=G["Whh"])

@@ -183,7 +183,7 @@ class Trainer:
         )
 
     def _clip_and_update(self, learning_rate: float, clip: float) -> dict[str, np.ndarray]:
-        """Clip the gradient buffer in place and apply Adagrad; return per-parameter statistics."""
+        """Clip the gradients and apply Adagrad in one pass; return per-parameter statistics."""
         bh_before = self._P["bh"].copy()
         sums = np.empty((len(PARAM_NAMES), 4))
         counts = np.empty(len(PARAM_NAMES), dtype=np.int64)
