@@ -143,20 +143,19 @@ def _sum(a):  # pragma: no cover - compiled
 
 @njit(inline="always", error_model="numpy")
 def _matvec_transposed(W, v, out):  # pragma: no cover - compiled
-    """out = W^T v: rows of W scaled by v's entries and summed, eight rows per pass."""
+    """out = W^T v: rows of W scaled by v's entries and summed, four rows per pass over out.
+
+    (Four rows measured a little faster than eight here; in W v, eight.)
+    """
     H = W.shape[0]
-    H8 = H - H % 8
+    H4 = H - H % 4
     out[:] = 0.0
-    for i in range(0, H8, 8):
+    for i in range(0, H4, 4):
         a0, a1, a2, a3 = v[i], v[i + 1], v[i + 2], v[i + 3]
-        a4, a5, a6, a7 = v[i + 4], v[i + 5], v[i + 6], v[i + 7]
         r0, r1, r2, r3 = W[i], W[i + 1], W[i + 2], W[i + 3]
-        r4, r5, r6, r7 = W[i + 4], W[i + 5], W[i + 6], W[i + 7]
         for j in range(out.size):
-            low = (r0[j] * a0 + r1[j] * a1) + (r2[j] * a2 + r3[j] * a3)
-            high = (r4[j] * a4 + r5[j] * a5) + (r6[j] * a6 + r7[j] * a7)
-            out[j] += low + high
-    for i in range(H8, H):
+            out[j] += (r0[j] * a0 + r1[j] * a1) + (r2[j] * a2 + r3[j] * a3)
+    for i in range(H4, H):
         a = v[i]
         row = W[i]
         for j in range(out.size):
