@@ -173,9 +173,19 @@ def describe_environment(corpus: Corpus) -> str:
     blas = {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS")}
     return (
         f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
-        f"{os.cpu_count()} CPUs, thread settings {blas or 'not set'}\n"
+        f"{os.cpu_count()} CPUs, thread settings {blas or 'not set'}, {load_average()}\n"
         f"corpus {corpus.name}: {len(corpus)} characters, vocabulary {corpus.vocab_size}"
     )
+
+
+def load_average() -> str:
+    """The 1-minute load average, for reading the oracle's numbers: its per-timestep
+    outer products stream memory, so its speed follows the load of other processes
+    more than the engine's does."""
+    try:
+        return f"load average {os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "load average unknown"
 
 
 def equality_line(result: dict) -> str:
@@ -238,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(equality_line(result))
         print(speed_line(result))
         print(rounds_line(result), flush=True)
-    print("\nsummary")
+    print(f"\nsummary ({load_average()})")
     for result in results:
         print(speed_line(result))
     return 0 if all(r["difference"] <= EQUALITY_TOLERANCE for r in results) else 1
