@@ -268,7 +268,7 @@ def clip_adagrad(flat, grad, mem, bounds, clip, learning_rate, eps, sums, counts
 def softmax_loss(ys, by, targets, ps, dy, losses, dby):  # pragma: no cover - compiled
     """Output layer of the window: add by to the logits ys (T, V) in place, softmax
     them into ps, -ln p[target] into losses (T,), dy = p with 1 subtracted at
-    the target, and dby = the sum of dy over the window. Returns the summed loss.
+    the target, and dby = the sum of dy over the window.
 
     As the original program computes it: p = exp(y) / sum(exp(y)), with no
     shift by the maximum. So a diverging run overflows exactly where the
@@ -277,7 +277,6 @@ def softmax_loss(ys, by, targets, ps, dy, losses, dby):  # pragma: no cover - co
     """
     T, V = ys.shape
     dby[:] = 0.0
-    loss = 0.0
     for t in range(T):
         y_row, e_row, d_row = ys[t], ps[t], dy[t]
         for v in range(V):  # vectorised: no sum in this loop
@@ -291,8 +290,6 @@ def softmax_loss(ys, by, targets, ps, dy, losses, dby):  # pragma: no cover - co
             d_row[v] = p
         target = targets[t]
         losses[t] = -np.log(e_row[target])
-        loss += losses[t]
         d_row[target] -= 1.0
         for v in range(V):
             dby[v] += d_row[v]
-    return loss

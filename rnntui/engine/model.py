@@ -139,7 +139,8 @@ def forward_backward(
 
     # output: y_t = Why h_t + by; p_t = softmax(y_t); loss_t = -ln p_t[target]
     np.dot(hs, Why.T, out=ys)  # (T, V) Why h_t; softmax_loss adds by
-    loss = softmax_loss(ys, by, targets, ps, dy, losses, G["by"])  # dy (T, V) = dL/dy_t = p_t - onehot(target_t)
+    softmax_loss(ys, by, targets, ps, dy, losses, G["by"])  # dy (T, V) = dL/dy_t = p_t - onehot(target_t)
+    loss = float(losses.sum())  # pairwise: less rounding noise than a running sum, which central differences see
 
     # backward through time
     np.dot(dy.T, hs, out=G["Why"])
