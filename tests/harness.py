@@ -8,6 +8,7 @@ from textual.app import App, ComposeResult
 
 from rnntui.engine import Config, Corpus, StepRecord, Trainer
 from rnntui.tui.base import Panel, RunInfo
+from rnntui.tui.messages import CursorMoved
 
 HARNESS_TEXT = (
     "Tick, tock, the clock counts: one, two, three.\n"
@@ -57,6 +58,17 @@ class PanelHarness(App):
     @property
     def panel(self) -> Panel:
         return self.query_one(Panel)
+
+
+class ClickHarness(PanelHarness):
+    """Collects the CursorMoved messages the panel posts."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.moved: list[int] = []
+
+    def on_cursor_moved(self, message: CursorMoved) -> None:
+        self.moved.append(message.t)
 
 
 def harness_for(make_panel: Callable[[RunInfo], Panel], steps: int = 5, **kwargs) -> PanelHarness:

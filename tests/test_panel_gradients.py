@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from harness import HARNESS_TEXT, PanelHarness, harness_for
+from harness import HARNESS_TEXT, ClickHarness, PanelHarness, harness_for
 from textual.geometry import Region
 
 from rnntui.engine import PARAM_NAMES, Config, Corpus, Trainer
@@ -18,7 +18,6 @@ from rnntui.tui.gradients import (
     format_percent,
     sparkline,
 )
-from rnntui.tui.messages import CursorMoved
 from rnntui.tui.probs import LEVELS, level_char
 
 SIZE = (70, 14)
@@ -196,17 +195,6 @@ def test_snapshot_clipping(snap_compare):
 def test_snapshot_no_clipping(snap_compare):
     trainer, app = clipped_run(HUGE)
     assert snap_compare(app, terminal_size=SIZE, run_before=with_history(trainer))
-
-
-class ClickHarness(PanelHarness):
-    """Collects the CursorMoved messages the panel posts."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.moved: list[int] = []
-
-    def on_cursor_moved(self, message: CursorMoved) -> None:
-        self.moved.append(message.t)
 
 
 async def test_clicking_the_flow_row_asks_to_move_the_cursor():

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from harness import HARNESS_TEXT, PanelHarness, fixed_run, harness_for
+from harness import HARNESS_TEXT, ClickHarness, PanelHarness, fixed_run, harness_for
 from textual.geometry import Region
 
 from rnntui.engine import Config, Corpus, Trainer
 from rnntui.tui.base import RunInfo
 from rnntui.tui.glyphs import glyph
-from rnntui.tui.messages import CursorMoved
 from rnntui.tui.probs import LEVELS, ProbsPanel, format_nats, format_prob, level_char, log_heights
 
 SIZE = (60, 16)
@@ -145,17 +144,6 @@ async def test_nothing_before_the_first_step():
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert texts(app.panel)[0] == "press space to take the first step"
-
-
-class ClickHarness(PanelHarness):
-    """Collects the CursorMoved messages the panel posts."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.moved: list[int] = []
-
-    def on_cursor_moved(self, message: CursorMoved) -> None:
-        self.moved.append(message.t)
 
 
 async def test_clicking_the_strip_asks_to_move_the_cursor():
