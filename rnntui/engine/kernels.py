@@ -1,4 +1,5 @@
-"""Compiled inner loops: the recurrence (forward and backward) and the fused Adagrad update.
+"""Compiled inner loops: the recurrence (forward and backward), the softmax and the fused
+clip-and-Adagrad pass.
 
 The recurrence is sequential in t, so per-timestep NumPy calls would cost more
 in call overhead than in arithmetic at the sizes rnntui shows (H ~ 100), and the
@@ -96,7 +97,12 @@ def exp_into(x, out):  # pragma: no cover - compiled
 # --- products with Whh, one timestep at a time ------------------------------
 @njit(nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _matvec(W, v, out):  # pragma: no cover - compiled
-    """out = W v, eight rows of W per pass over v (eight independent dot products)."""
+    """out = W v, eight rows of W per pass over v (eight independent dot products).
+
+    Its own function, not inlined by Numba, so that its reassociation stays
+    here: fast-math flags belong to each instruction and survive LLVM's
+    inlining, so forward_recurrence around it stays exact.
+    """
     H = W.shape[0]
     H8 = H - H % 8
     for i in range(0, H8, 8):
