@@ -123,3 +123,13 @@ def test_two_character_corpus_trains():
     for _ in range(5):
         record = trainer.step()
         assert record.seq_length == 1 and record.reset and record.position == 0
+
+
+@pytest.mark.parametrize("inputs, targets", [([0, 5], [1, 2]), ([0, 1], [1, -1]), ([7, 1], [1, 2])])
+def test_loss_and_grads_rejects_indices_outside_the_vocabulary(inputs, targets):
+    rng = np.random.default_rng(0)
+    H, V = 4, 5
+    params = {"Wxh": rng.standard_normal((H, V)), "Whh": rng.standard_normal((H, H)), "Why": rng.standard_normal((V, H)),
+              "bh": np.zeros(H), "by": np.zeros(V)}
+    with pytest.raises(ValueError, match="0 to 4"):
+        loss_and_grads(params, inputs, targets, np.zeros(H))

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from numba import njit
 
+from rnntui.engine import kernels
 from rnntui.engine.kernels import clip_adagrad, exp_into, tanh_into
 from rnntui.engine.model import Layout, zeros_aligned
 
@@ -100,3 +104,14 @@ def test_zeros_aligned_starts_a_cache_line(n):
     for buf in buffers:
         assert buf.ctypes.data % 64 == 0
         assert buf.shape == (n,) and not buf.any()
+
+
+def test_the_adagrad_update_compiles_without_fast_math_flags():
+    """clip_adagrad may reassociate its sums, but the update itself must stay exact."""
+    recompiled = njit(nogil=True, error_model="numpy", fastmath={"reassoc"})(kernels.clip_adagrad.py_func)
+    n = 16
+    bounds = np.array([0, 4, 8, 12, 14, 16], dtype=np.int64)
+    recompiled(np.ones(n), np.ones(n), np.ones(n), bounds, 5.0, 0.1, 1e-8, np.empty((5, 4)), np.empty(5, np.int64))
+    ir = "\n".join(recompiled.inspect_llvm().values())
+    assert re.search(r"fadd reassoc", ir)  # the sums
+    assert not re.search(r"(fdiv|fsub) reassoc|call reassoc .*sqrt", ir)  # the update (its only divisions, subtractions, roots)

@@ -5,9 +5,12 @@ The recurrence is sequential in t, so per-timestep NumPy calls would cost more
 in call overhead than in arithmetic at the sizes rnntui shows (H ~ 100), and the
 element-wise update would make several passes over every parameter. These loops
 are compiled with Numba instead. Loops run over views with ``range(n)`` so the
-compiler can prove indices are non-negative and vectorise; only sums of
-squares and dot products may be reassociated (``fastmath={"reassoc"}``), and the
-same compiled code always sums in the same order, so runs stay bit-identical.
+compiler can prove indices are non-negative and vectorise; only sums (dot
+products, sums of squares, the softmax's denominator) may be reassociated
+(``fastmath={"reassoc"}``), and the same compiled code always sums in the same
+order, so runs stay bit-identical. Numba compiles a called function with its
+caller's fast-math flags unless the callee names its own, so functions called
+from a reassociating kernel that must stay exact say ``fastmath=False``.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from numba import njit
 # expm1(r) from its Taylor series to r^13 / 13! (the next term is below
 # 1e-17 of the result); exp(y) = 2^k (1 + expm1(r)). 2^k is built from its
 # IEEE-754 bits. Both functions are within 3 ulp of NumPy's (tested).
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 with the low 32 bits of its significand zeroed: k * _LN2_HI is exact
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 significant bits: k * _LN2_HI is exact for |k| < 2^21
 _LN2_LO = 1.90821492927058770002e-10  # ln 2 - _LN2_HI
 _INV_LN2 = 1.44269504088896338700e00  # 1 / ln 2
 _C2, _C3, _C4, _C5 = 1 / 2, 1 / 6, 1 / 24, 1 / 120  # Taylor coefficients 1/n! of expm1
@@ -38,8 +41,9 @@ _EXP_MIN = -746.0  # exp rounds to 0 below ~-745.13
 
 @njit(inline="always", error_model="numpy")
 def _reduce(y):  # pragma: no cover - compiled
-    """(k, expm1(r)) with y = k ln2 + r, |r| <= ln2 / 2, for |y| <= 746."""
+    """(k, expm1(r)) with y = k ln2 + r, |r| <= ln2 / 2, for |y| <= 746 (NaN: k = 0, r = NaN)."""
     k = np.floor(y * _INV_LN2 + 0.5)
+    k = k if k == k else 0.0  # NaN has no integer value to convert to
     r = (y - k * _LN2_HI) - k * _LN2_LO
     p = _C13
     p = p * r + _C12
@@ -223,7 +227,7 @@ def backward_recurrence(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, dbh, dWxh)
             _matvec_transposed(Whh, r_row, dh_next)
 
 
-@njit(nogil=True, error_model="numpy")
+@njit(nogil=True, error_model="numpy", fastmath=False)  # named, or it would take clip_adagrad's flags
 def _adagrad_element(w, m, g, learning_rate, eps):  # pragma: no cover - compiled
     """One element of Adagrad, exactly as written (no fast-math): (new P, new M, u)."""
     m = m + g * g

@@ -119,10 +119,11 @@ def forward_backward(
 ) -> tuple[float, Intermediates]:
     """Loss and raw gradients of one window, written into the arrays of ``G``.
 
-    Everything but the recurrence is batched over the window: logits,
-    softmax and loss come from one matrix product,
-    and the weight gradients are sums of products over all timesteps at once.
-    The recurrence itself runs in compiled loops (kernels.py).
+    Everything but the recurrence is batched over the window: the logits of
+    all timesteps come from one matrix product, and so do dWhy, dh_out (Why^T
+    dy_t for every t) and dWhh. The recurrence itself, the softmax with the
+    loss, and the sums of dby, dbh and dWxh (column adds) run in compiled
+    loops (kernels.py).
     """
     Wxh, Whh, Why, bh, by = (P[k] for k in PARAM_NAMES)
     T = len(inputs)
@@ -171,6 +172,8 @@ def loss_and_grads(
     if inputs.shape != targets.shape or inputs.ndim != 1 or len(inputs) == 0:
         raise ValueError("inputs and targets must be 1-D index sequences of the same non-zero length")
     H, V = np.shape(params["Wxh"])
+    if min(inputs.min(), targets.min()) < 0 or max(inputs.max(), targets.max()) >= V:
+        raise ValueError(f"inputs and targets must be indices of the vocabulary, 0 to {V - 1}")
     layout = Layout(vocab_size=V, hidden_size=H)
     P = layout.views(layout.flatten(params))
     G = layout.views(zeros_aligned(layout.size))
