@@ -66,7 +66,15 @@ _MAX_QUOTED = 60  # characters of the user's text repeated in an error message
 
 
 class BreakpointError(RnntuiError):
-    """A breakpoint's text cannot be parsed, or a breakpoint set operation is invalid."""
+    """A breakpoint's text cannot be parsed, or a breakpoint set operation is invalid.
+
+    ``problem`` is the message without the list of valid forms, for places
+    that show that list already (the app's breakpoint dialog).
+    """
+
+    def __init__(self, message: str, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.problem = problem if problem is not None else message
 
 
 # --- the kinds of condition ----------------------------------------------
@@ -359,11 +367,13 @@ _CHECKS: dict[str, Callable[[Breakpoint, StepRecord], str | None]] = {
 def parse_breakpoint(text: object) -> Breakpoint:
     """Parse one breakpoint, e.g. ``"clip Whh > 0.1"``; raises BreakpointError on anything else."""
     if not isinstance(text, str):
-        raise BreakpointError(f"a breakpoint must be text, got {type(text).__name__}; valid forms: {VALID_FORMS}")
+        problem = f"a breakpoint must be text, got {type(text).__name__}"
+        raise BreakpointError(f"{problem}; valid forms: {VALID_FORMS}", problem)
     try:
         return _Parser(_tokenize(text)).breakpoint()
-    except _Problem as problem:
-        raise BreakpointError(f"bad breakpoint {_quote(text)}: {problem}; valid forms: {VALID_FORMS}") from None
+    except _Problem as err:
+        problem = f"bad breakpoint {_quote(text)}: {err}"
+        raise BreakpointError(f"{problem}; valid forms: {VALID_FORMS}", problem) from None
 
 
 def _quote(text: str) -> str:

@@ -109,7 +109,7 @@ class BreakpointsScreen(ModalScreen[None]):
         try:
             self.session.breakpoints.add(event.value)
         except BreakpointError as err:
-            self.show_error(str(err))
+            self.show_error(err.problem)  # the valid forms are listed under it already
             return
         self.show_error(None)
         event.input.clear()
