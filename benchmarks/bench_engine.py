@@ -19,6 +19,8 @@ The BLAS thread settings are left exactly as the environment has them.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import os
 import platform
 import statistics
@@ -116,6 +118,29 @@ def one_step_check(corpus: Corpus, engine: Trainer, case: Case) -> float:
 
 
 # --- throughput ---------------------------------------------------------
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc's malloc.h)
+
+
+def steady_allocator() -> str:
+    """Keep large temporaries on the heap, so neither side's speed depends on allocator history.
+
+    The oracle makes a new (H, H) array every timestep (512 KiB at H=256).
+    glibc serves blocks that size with mmap and returns them on free until
+    its adaptive threshold has grown past them, and trims the heap when its
+    top grows past another threshold, so depending on what the process did
+    before, each oracle step took either about 480 page faults or none: 160
+    or 174 it/s on the same machine within a minute. Fixed thresholds above
+    any array either side makes take the faults away for both.
+    """
+    path = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(path)
+        ok = libc.mallopt(M_MMAP_THRESHOLD, 16 << 20) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 32 << 20) == 1
+    except (OSError, AttributeError, TypeError):
+        ok = False
+    return "fixed thresholds (mmap 16 MiB, trim 32 MiB)" if ok else "left as it is (no glibc mallopt)"
+
+
 def iterations_per_second(step, seconds: float) -> float:
     """Call ``step`` repeatedly for about ``seconds`` and return calls per second."""
     count = 0
@@ -234,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.blas_threads == "one":
         use_one_blas_thread()
+    allocator = steady_allocator()
     corpus = Corpus.from_path(args.corpus) if args.corpus else default_corpus()
     print(describe_environment(corpus))
-    print(f"BLAS threads: {args.blas_threads} (both sides alike)")
+    print(f"BLAS threads: {args.blas_threads} (both sides alike); malloc: {allocator}")
     print(
         f"{args.rounds} alternating rounds of {args.seconds:g} s per side; it/s are medians over rounds, "
         f"the ratio is the median of the per-round ratios (each round times both back to back)\n"
