@@ -324,3 +324,20 @@ def test_snapshot_small(snap_compare):
 
 def test_snapshot_tall_scrolled(snap_compare):
     assert snap_compare(tall_app(unit=57, cursor_t=7), terminal_size=TALL)
+
+
+async def test_a_short_panel_keeps_four_rows_and_names_them_on_the_detail_line():
+    app = tall_app(unit=30, cursor_t=2)
+    async with app.run_test(size=(60, 8)) as pilot:  # six content lines: header, 4 rows (not 2), detail
+        await pilot.pause()
+        panel, rec = app.panel, app.panel.record
+        assert panel.geometry.compact and panel.geometry.rows == 4
+        first, last, of = shown_range(panel)
+        assert (last - first + 1, of) == (4, 100) and first <= 30 <= last
+        assert sorted(unit_rows(panel)) == list(range(first, last + 1)) and cursor_row(panel) == 30
+        (line,) = detail_rows(panel)
+        assert line.startswith(f"unit 30  t=2  h={rec.hs[2, 30]:+.4f}") and f"units {first}-{last} of 100" in line
+        check_cells(panel)
+        await pilot.resize_terminal(60, 20)  # room again: the legend and the window figures come back
+        await pilot.pause()
+        assert not panel.geometry.compact and "saturated" in detail(panel)

@@ -27,6 +27,7 @@ PREV_LABEL = "h₋₁"
 SATURATION = 0.95  # |h| above this counts as saturated
 LEGEND_STEPS = 11  # swatches in the legend, from -1 to +1
 WHEEL_ROWS = 3  # rows scrolled per mouse wheel notch
+MIN_ROWS = 4  # unit rows kept in a short panel by giving up the colour key and the window statistics
 CURSOR = {1: "x", 2: "[]"}  # the cursor's mark, by cell width
 EMPTY = "press space to take the first step"
 
@@ -48,6 +49,7 @@ class Geometry:
     left: int  # first visible timestep
     cols: int  # visible timestep columns
     beside: bool  # the legend shares the header line
+    compact: bool  # short panel: no legend line; the rows in view are named on the detail line
     prev_x: int  # x of the hprev column (after the label and a space)
     grid_x: int  # x of the first timestep column (after hprev and a gap)
 
@@ -214,19 +216,22 @@ class Heatmap(Panel):
         event.stop()
         self.refresh()
 
-    def _fit(self, record: StepRecord, width: int, height: int, spare: int) -> Geometry:
-        """Lay the grid out in ``width`` x ``height`` less ``spare`` lines, scrolled to the cursor."""
+    def _fit(self, record: StepRecord, width: int, height: int, spare: int, compact: bool = False) -> Geometry:
+        """Lay the grid out in ``width`` x ``height`` less ``spare`` lines, scrolled to the cursor.
+
+        ``compact`` drops the legend's own line (the caller names the rows in view elsewhere).
+        """
         units, steps = record.hs.shape[1], record.seq_length
         label_w = len(str(units - 1))
         fixed = label_w + 2  # label, a space, and the gap after hprev
         cell_w = 2 if fixed + 2 * (steps + 1) <= width else 1
         cols = max(1, min(steps, (width - fixed) // cell_w - 1))
         legend_w = LEGEND_STEPS + 10 + len(f"units {units}-{units} of {units}")
-        beside = fixed + (cols + 1) * cell_w + legend_w <= width
-        rows = max(1, min(units, height - 1 - spare - (not beside)))
+        beside = not compact and fixed + (cols + 1) * cell_w + legend_w <= width
+        rows = max(1, min(units, height - 1 - spare - (not beside and not compact)))
         top = follow(self._top, self.selected_unit, rows, units) if self._follow else min(self._top, units - rows)
         left = follow(self._left, max(self.column, 0), cols, steps)
-        return Geometry(label_w, cell_w, top, rows, left, cols, beside, label_w + 1, fixed + cell_w)
+        return Geometry(label_w, cell_w, top, rows, left, cols, beside, compact, label_w + 1, fixed + cell_w)
 
     def render(self) -> Text:
         """Header, the visible rows, legend and detail; only what fits is built."""
@@ -236,10 +241,16 @@ class Heatmap(Panel):
         width, height = self.content_size
         head, stats = detail_lines(record, self.selected_unit, self.column)
         detail = [f"{head}  {stats}"] if len(head) + 2 + len(stats) <= width else [head, stats]
-        geom = self.geometry = self._fit(record, width, height, len(detail))
+        geom = self._fit(record, width, height, len(detail))
+        if geom.rows < min(MIN_ROWS, record.hs.shape[1]):  # short: one detail line, no legend line
+            geom = self._fit(record, width, height, 1, compact=True)
+            detail = [detail[0]]
+        self.geometry = geom
         self._top, self._left = geom.top, geom.left
         header, legend = self._header(record, geom), self._legend(record, geom)
         rows = [self._row(record, geom, u) for u in range(geom.top, geom.top + geom.rows)]
+        if geom.compact:
+            return Lines([header, *rows, Text.assemble(detail[0], "  ", self._in_view(record, geom))], width)
         gap = " " * (width - len(header) - len(legend))  # the legend at the right of the header
         lines = [Text.assemble(header, gap, legend), *rows] if geom.beside else [header, *rows, legend]
         lines += [Text(line) for line in detail]
@@ -269,7 +280,12 @@ class Heatmap(Panel):
         text = Text("-1 ", "dim")
         for value in np.linspace(-1.0, 1.0, LEGEND_STEPS):
             text.append(" ", scale.cell_style(value))
-        text.append(f" +1  units {geom.top}-{geom.top + geom.rows - 1} of {record.hs.shape[1]}", "dim")
+        return text.append(" +1  ", "dim").append_text(self._in_view(record, geom))
+
+    @staticmethod
+    def _in_view(record: StepRecord, geom: Geometry) -> Text:
+        """Which units (and, when the window is cut, which steps) are in view."""
+        text = Text(f"units {geom.top}-{geom.top + geom.rows - 1} of {record.hs.shape[1]}", "dim")
         if geom.cols < record.seq_length:
-            text.append(f"  t {geom.left}-{geom.left + geom.cols - 1} of {record.seq_length}", "dim")
+            text.append(f"  t {geom.left}-{geom.left + geom.cols - 1} of {record.seq_length}")
         return text

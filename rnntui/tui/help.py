@@ -75,6 +75,7 @@ character is coloured by that unit's activation h_t: the "what does this neuron 
 column is the incoming hprev), coloured blue (−1) … white (0) … red (+1) on a fixed
 scale. The cursor cell shows its exact value and the unit's min/mean/max over the
 window and how often it is saturated (|h| > 0.95, where tanh's gradient nearly vanishes).
+In a short panel (80x24) the legend and those window figures give way to more rows.
 
 **Softmax p(next char)** — at the cursor's timestep: the most likely next characters,
 the target's probability and rank, and the entropy of p_t; the strip shows the target's
