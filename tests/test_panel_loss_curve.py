@@ -40,10 +40,10 @@ def loss_app(steps: int, change_at: int | None = None) -> tuple[PanelHarness, ob
 
 
 def recorded_plot_calls(panel: LossCurve, monkeypatch) -> list[tuple[str, tuple]]:
-    """Spy on the plotext object: every plot() and vertical_line() call the panel makes."""
+    """Spy on the plotext object: every plot(), scatter() and vertical_line() call the panel makes."""
     plt = panel.query_one(PlotextPlot).plt
     calls: list[tuple[str, tuple]] = []
-    for name in ("plot", "vertical_line"):
+    for name in ("plot", "scatter", "vertical_line"):
         original = getattr(plt, name)
 
         def spy(*args, _name=name, _original=original, **kwargs):
@@ -173,7 +173,7 @@ async def test_window_toggle_limits_to_last_500():
         assert panel.plan().first == 0
 
 
-async def test_events_are_vertical_markers(monkeypatch):
+async def test_events_are_dotted_vertical_markers(monkeypatch):
     app, trainer = loss_app(60, change_at=40)
     async with app.run_test(size=(70, 16)) as pilot:
         panel = app.panel
@@ -181,7 +181,13 @@ async def test_events_are_vertical_markers(monkeypatch):
         panel.redraw()
         await pilot.pause()
         event = trainer.history.events[0]
-        assert [args for name, args in calls if name == "vertical_line"] == [(event.iteration,)]
+        plan = panel.plan()
+        columns = [args for name, args in calls if name == "scatter"]
+        assert [xs[0] for xs, _ in columns] == [event.iteration]  # one column of dots, at the change
+        (xs, ys), = columns
+        data = np.concatenate([plan.raw[1], plan.smooth[1], [plan.baseline]])
+        assert min(ys) == data.min() and max(ys) == data.max()  # spanning the data, not the frame
+        assert not [name for name, _ in calls if name == "vertical_line"]
         assert f"{event.iteration}: {event.text}" in str(panel.border_subtitle)
 
 

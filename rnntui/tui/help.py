@@ -86,8 +86,8 @@ the share of elements clipped (highlighted when clipping engaged) and the update
 ratio, with a sparkline of recent iterations; then ‖dL/dh_t‖ across the window: if it
 shrinks towards t = 0, gradients vanish through time; if it grows, they explode.
 
-**Loss** — raw loss and smooth loss per iteration, the −ln(1/V)·T baseline, and markers
-where hyperparameters changed. Drawn from at most a few points per column.
+**Loss** — raw loss and smooth loss per iteration, the −ln(1/V)·T baseline, and dotted
+columns where hyperparameters changed (the latest is named under the plot). Drawn from at most a few points per column.
 
 **Step into iteration** (key i) — the shown iteration one timestep at a time: forward,
 the input character, the parts Wxh·x_t (the input's column of Wxh), Whh·h_{t-1} and bh

@@ -228,8 +228,20 @@ class LossCurve(Panel):
         for xs, ys, color in ((*plan.raw, RAW_COLOR), (*plan.smooth, SMOOTH_COLOR)):
             if len(xs):
                 plt.plot(xs.tolist(), ys.tolist(), marker="braille", color=color)
+        if plan.markers:
+            self._draw_markers(plt, plan)
+
+    def _draw_markers(self, plt, plan: CurvePlan) -> None:
+        """A column of separate braille dots per marker, one per row over the data's span
+        (scattered, not joined): a solid vertical line would look like the plot's own frame."""
+        values = [plan.raw[1], plan.smooth[1], np.array([plan.baseline])]
+        finite = np.concatenate([v[np.isfinite(v)] for v in values])
+        if not finite.size:
+            return
+        rows = max(2, self._plot.size.height if self._plot is not None else 0)
+        ys = np.linspace(finite.min(), finite.max(), rows).tolist()
         for it in plan.markers:
-            plt.vertical_line(it, color=EVENT_COLOR)
+            plt.scatter([it] * rows, ys, marker="braille", color=EVENT_COLOR)
 
     def _set_titles(self, plan: CurvePlan | None) -> None:
         """Border title: range and mode; subtitle: the colour key and the latest change."""
@@ -243,5 +255,5 @@ class LossCurve(Panel):
         key = f"[red]raw[/] [cyan]smooth[/] [yellow]baseline {self.baseline:.2f}[/]"
         if self.events:
             it, text = self.events[-1]
-            key += f" [magenta]│ {it}: {escape(text)}[/]"
+            key += f" [magenta]⡇ {it}: {escape(text)}[/]"
         self.border_subtitle = key
