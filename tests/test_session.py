@@ -55,6 +55,18 @@ def test_a_queued_change_after_going_back_starts_a_branch_and_says_so():
     assert all(s.iteration <= 5 for s in session.samples)
 
 
+def test_replaying_old_iterations_does_not_bring_back_samples_that_were_pushed_out():
+    session = Session(Trainer(Corpus.from_text(TEXT, name="fox"), Config(hidden_size=16, seq_length=10, sample_every=2)), keep_samples=3)
+    session.run(12, lambda: False)
+    kept = session.samples
+    assert [s.iteration for s in kept] == [6, 8, 10]
+    session.goto(1)
+    session.run(5, lambda: False)  # replays 2..6: samples 2 and 4 were pushed out long ago, 6 is kept
+    assert session.samples == kept
+    session.sample_now()  # an on-demand sample at iteration 7 goes between 6 and 8
+    assert [(s.iteration, s.on_demand) for s in session.samples] == [(7, True), (8, False), (10, False)]
+
+
 def test_samples_asked_for_while_running_are_drawn_between_steps():
     session = make_session()
     session.request_sample(0.7)

@@ -10,6 +10,7 @@ reads ``last_record``, ``samples`` and ``samples_version`` at any time.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -179,10 +180,24 @@ class Session:
 
     # --- samples -----------------------------------------------------------
     def _add_sample(self, sample: Sample) -> None:
+        """Keep ``sample`` in iteration order; when full, the oldest by iteration goes.
+
+        A replay after time travel draws the samples of its iterations again:
+        one still kept is not added twice, and one older than every kept
+        sample of a full list was pushed out before and stays out.
+        """
         with self._lock:
-            if sample in self._samples:  # a replay after time travel draws the same sample again
+            samples = self._samples
+            if sample in samples:
                 return
-            self._samples.append(sample)
+            full = len(samples) == samples.maxlen
+            if full and sample.iteration < samples[0].iteration:
+                return
+            at = bisect.bisect_right([s.iteration for s in samples], sample.iteration)
+            if full:
+                samples.popleft()
+                at -= 1
+            samples.insert(at, sample)
             self.samples_version += 1
 
     def sample_now(self, temperature: float | None = None) -> Sample:
