@@ -48,6 +48,7 @@ from rnntui.engine import (
     use_one_blas_thread,
 )
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
+from rnntui.engine.session import stop_after
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # training diverged, or the gradient check failed
@@ -521,7 +522,7 @@ class Outcome:
 
     kind: str
     record: StepRecord | None = None  # the last record (for diverged)
-    detail: str = ""  # why the breakpoint fired
+    detail: str = ""  # why it stopped (breakpoint or divergence message)
 
 
 def train_loop(
@@ -531,22 +532,18 @@ def train_loop(
     on_record: Callable[[StepRecord], None],
     stop: StopRequest,
 ) -> Outcome:
-    """Step ``iterations`` times, or until Ctrl+C, divergence or a breakpoint.
-
-    Divergence is checked first, so a diverging step ends as ``diverged`` even
-    when a ``nan`` breakpoint would also fire.
-    """
+    """Step ``iterations`` times, or until Ctrl+C, divergence or a breakpoint (in the app's order,
+    see ``stop_after``)."""
     try:
         for _ in range(iterations):
             if stop.requested:
                 return Outcome("interrupted")
             record = trainer.step()
             on_record(record)
-            if record.nonfinite is not None:
-                return Outcome("diverged", record)
-            reason = breakpoints.check(record)
-            if reason is not None:
-                return Outcome("breakpoint", record, reason)
+            verdict = stop_after(record, breakpoints)
+            if verdict is not None:
+                kind, detail = verdict
+                return Outcome(kind, record, detail)
     except KeyboardInterrupt:
         return Outcome("interrupted")
     return Outcome("interrupted" if stop.requested else "done")

@@ -119,3 +119,20 @@ def test_damaged_checkpoints_give_one_line_errors(tmp_path):
     np.savez(tmp_path / "pos.npz", **bad_position)
     with pytest.raises(CheckpointError, match="impossible here"):
         Trainer.load(tmp_path / "pos.npz", corpus)
+
+
+def test_a_diverging_step_ends_a_run_as_divergence_even_with_a_nan_breakpoint():
+    session = make_session(learning_rate=1e300)
+    session.breakpoints.add("nan")
+    result = session.run(50, lambda: False)
+    assert result.reason == "diverged" and result.detail == session.stop_reason
+    assert result.detail.startswith(f"diverged at iteration {session.last_record.iteration}: non-finite ")
+
+
+def test_a_breakpoint_ends_a_run_with_its_reason_and_going_back_clears_it():
+    session = make_session()
+    session.breakpoints.add("iter == 3")
+    result = session.run(50, lambda: False)
+    assert (result.steps, result.reason) == (4, "breakpoint") and result.detail == session.stop_reason
+    session.back()
+    assert session.stop_reason is None

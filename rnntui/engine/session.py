@@ -34,6 +34,18 @@ class Sample:
     on_demand: bool  # True: asked for by the user; False: every sample_every
 
 
+def stop_after(record: StepRecord, breakpoints: BreakpointSet) -> tuple[str, str] | None:
+    """Why training stops after ``record``: ("diverged", message), ("breakpoint", reason) or None.
+
+    Divergence comes first, so a diverging step ends as diverged even when a
+    ``nan`` breakpoint would also fire. The app's runs and ``rnntui train`` both stop by this.
+    """
+    if record.nonfinite is not None:
+        return "diverged", f"diverged at iteration {record.iteration}: non-finite {record.nonfinite}"
+    reason = breakpoints.check(record)
+    return None if reason is None else ("breakpoint", reason)
+
+
 @dataclass(frozen=True)
 class RunResult:
     """Why a run of several iterations ended."""
@@ -54,6 +66,7 @@ class Session:
         self.breakpoints = breakpoints if breakpoints is not None else BreakpointSet()
         self.last_record: StepRecord | None = None
         self.stop_reason: str | None = None  # breakpoint/divergence message of the last step, if any
+        self._stop: tuple[str, str] | None = None  # (kind, message) of that stop, see stop_after
         self.saved_iteration: int | None = trainer.iteration if trainer.iteration else None
         self._saved_mark = self._progress_mark()  # what "no unsaved progress" looks like
         self.save_path: Path | None = None
@@ -81,10 +94,8 @@ class Session:
         self.last_record = record
         if record.sample is not None:
             self._add_sample(Sample(record.iteration, record.sample_temperature or 1.0, record.sample, False))
-        if record.nonfinite is not None:
-            self.stop_reason = f"diverged at iteration {record.iteration}: non-finite {record.nonfinite}"
-        else:
-            self.stop_reason = self.breakpoints.check(record)
+        self._stop = stop_after(record, self.breakpoints)
+        self.stop_reason = self._stop[1] if self._stop is not None else None
 
     def run(self, limit: int | None, should_stop: Callable[[], bool]) -> RunResult:
         """Step until ``should_stop()``, ``limit`` iterations, a breakpoint, or divergence.
@@ -97,12 +108,11 @@ class Session:
             while limit is None or steps < limit:
                 if should_stop():
                     return RunResult(steps, "paused")
-                record = self.step()
+                self.step()
                 steps += 1
-                if record.nonfinite is not None:
-                    return RunResult(steps, "diverged", self.stop_reason)
-                if self.stop_reason is not None:
-                    return RunResult(steps, "breakpoint", self.stop_reason)
+                if self._stop is not None:
+                    kind, detail = self._stop
+                    return RunResult(steps, kind, detail)
             return RunResult(steps, "limit")
         finally:
             self._apply_pending()
@@ -136,7 +146,7 @@ class Session:
     def _arrived(self, record: StepRecord) -> StepRecord:
         """After a jump: the record on show (``samples_until`` tells which samples existed then)."""
         self.last_record = record
-        self.stop_reason = None
+        self.stop_reason, self._stop = None, None
         return record
 
     def set_hyperparameters(self, **changes: object) -> str | None:
