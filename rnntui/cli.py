@@ -640,8 +640,8 @@ def run_gradcheck(trainer: Trainer, quiet: bool) -> int:
     """Compare backprop with central differences on the next window; 0 if all pass, else 1."""
     position, inputs, targets, hprev = next_window(trainer)
     params = trainer.params
-    results = gradcheck(params, inputs, targets, hprev, step=GRADCHECK_STEP)
     full = loss_and_grads(params, inputs, targets, hprev)
+    results = gradcheck(params, inputs, targets, hprev, step=GRADCHECK_STEP, base=full)
     say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
     say(
         f"gradient check at iteration {trainer.iteration}: window at position {position}, "

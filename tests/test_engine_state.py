@@ -1,5 +1,6 @@
 """Determinism, records, sampling, gradient check, checkpoints."""
 
+import importlib
 import subprocess
 import sys
 
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 
 from rnntui.engine import PARAM_NAMES, CheckpointError, Config, Corpus, Trainer, gradcheck
-from rnntui.engine.model import init_params, Layout
+from rnntui.engine.model import init_params, Layout, loss_and_grads
+
+gradcheck_module = importlib.import_module("rnntui.engine.gradcheck")  # the package's name is the function
 
 
 def run(trainer, n):
@@ -122,6 +125,22 @@ def test_gradcheck_passes_on_training_state(small_corpus):
     assert set(results) == set(PARAM_NAMES)
     for res in results.values():
         assert res.max_error < 1e-5, (res.name, res.max_error)
+
+
+def test_gradcheck_takes_the_callers_base_pass_instead_of_computing_it_again(small_corpus, monkeypatch):
+    trainer = Trainer(small_corpus, Config(hidden_size=6, seq_length=5, sample_every=0))
+    data = np.asarray(small_corpus.data)
+    window = (trainer.params, data[:5], data[1:6], trainer.hprev)
+    own = gradcheck(*window, samples=3)
+    base = loss_and_grads(*window)
+    calls = []
+    real = gradcheck_module.loss_and_grads
+    monkeypatch.setattr(gradcheck_module, "loss_and_grads", lambda *a: calls.append(1) or real(*a))
+    given = gradcheck(*window, samples=3, base=base)
+    assert len(calls) == 2 * 3 * len(PARAM_NAMES)  # the nudged passes only
+    for name in PARAM_NAMES:
+        assert np.array_equal(given[name].analytic, own[name].analytic)
+        assert np.array_equal(given[name].numeric, own[name].numeric) and given[name].noise == own[name].noise
 
 
 def test_save_load_resume_is_bit_identical(tmp_path, small_corpus):

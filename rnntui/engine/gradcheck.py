@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model import PARAM_NAMES, loss_and_grads
+from .model import PARAM_NAMES, Pass, loss_and_grads
 
 
 TOLERANCE = 1e-5  # the contract's bound on the relative error of every checked element
@@ -52,15 +52,18 @@ def gradcheck(
     samples: int = 10,
     step: float = 1e-5,
     seed: int = 0,
+    base: Pass | None = None,
 ) -> dict[str, GradCheckResult]:
     """Compare backprop gradients with central differences on random elements.
 
     For each parameter, ``samples`` random elements are nudged by +/- ``step``
     (on a private copy; ``params`` is not touched) and (L+ - L-) / (2 step) is
-    compared with the raw (unclipped) analytic gradient.
+    compared with the raw (unclipped) analytic gradient. ``base`` is
+    ``loss_and_grads`` of these very arguments when the caller has it already.
     """
     work = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-    base = loss_and_grads(work, inputs, targets, hprev)
+    if base is None:
+        base = loss_and_grads(work, inputs, targets, hprev)
     analytic = base.grads
     noise = 4 * np.finfo(np.float64).eps * abs(base.loss) / step
     rng = np.random.default_rng(seed)

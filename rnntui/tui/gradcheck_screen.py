@@ -65,7 +65,9 @@ def check_window(window: CheckedWindow, samples: int = SAMPLES, step: float = ST
         iteration=window.iteration,
         loss=float(raw.loss),
         clip=clip,
-        results=gradcheck(params, window.inputs, window.targets, window.hprev, samples=samples, step=step, seed=seed),
+        results=gradcheck(
+            params, window.inputs, window.targets, window.hprev, samples=samples, step=step, seed=seed, base=raw
+        ),
         shapes={name: params[name].shape for name in PARAM_NAMES},
         clipped={name: int(np.count_nonzero(np.abs(raw.grads[name]) > clip)) for name in PARAM_NAMES},
     )
