@@ -20,7 +20,7 @@ The sum of the bounds is a floor for one core (the softmax, tanh and the
 Python around the kernels come on top). It prints the oracle's time over that
 floor: the highest ratio one core could reach, if every part ran at its bound.
 
-    python benchmarks/bench_bounds.py           # about 30 s
+    python benchmarks/bench_bounds.py           # about 40 s
     python benchmarks/bench_bounds.py --quick   # about 10 s
 """
 
