@@ -13,7 +13,9 @@ target.
     python benchmarks/bench_engine.py            # 5 rounds of 1.5 s per side
     python benchmarks/bench_engine.py --quick    # 3 rounds of 0.5 s per side
 
-The BLAS thread settings are left exactly as the environment has them.
+BLAS runs on one thread for both sides, as the ``rnntui`` command runs it
+(``--blas-threads default`` leaves it as the environment has it), and glibc's
+malloc thresholds are fixed first (see ``steady_allocator``).
 """
 
 from __future__ import annotations

@@ -336,8 +336,34 @@ async def test_a_short_panel_keeps_four_rows_and_names_them_on_the_detail_line()
         assert (last - first + 1, of) == (4, 100) and first <= 30 <= last
         assert sorted(unit_rows(panel)) == list(range(first, last + 1)) and cursor_row(panel) == 30
         (line,) = detail_rows(panel)
-        assert line.startswith(f"unit 30  t=2  h={rec.hs[2, 30]:+.4f}") and f"units {first}-{last} of 100" in line
+        assert line == f"unit 30  t=2  h={rec.hs[2, 30]:+.4f}  units {first}-{last} of 100"  # no window figures
         check_cells(panel)
+        panel.focus()
+        for key in ["up"] * 25 + ["left"] * 3 + ["right"] * 12:  # units 30..5, hprev, t=0..11: the layout stays
+            await pilot.press(key)
+            assert panel.geometry.compact and panel.geometry.rows == 4 and cursor_row(panel) == panel.unit
         await pilot.resize_terminal(60, 20)  # room again: the legend and the window figures come back
         await pilot.pause()
         assert not panel.geometry.compact and "saturated" in detail(panel)
+
+
+async def test_a_short_but_wide_panel_keeps_its_legend_and_figures():
+    app = tall_app(unit=30, cursor_t=2)
+    async with app.run_test(size=(130, 7)) as pilot:  # the legend fits beside the header, the detail on one line
+        await pilot.pause()
+        panel = app.panel
+        assert not panel.geometry.compact and panel.geometry.beside and panel.geometry.rows == 3
+        assert "saturated" in detail(panel) and len(detail_rows(panel)) == 1
+
+
+async def test_a_short_panel_does_not_switch_layout_as_the_cursor_moves():
+    app = tall_app(unit=0, cursor_t=0)
+    async with app.run_test(size=(80, 9)) as pilot:  # where the one-line detail comes and goes with the cursor
+        await pilot.pause()
+        panel = app.panel
+        panel.focus()
+        seen = set()
+        for key in ["down"] * 14 + ["right"] * 12 + ["left"] * 13:
+            await pilot.press(key)
+            seen.add((panel.geometry.compact, panel.geometry.rows, len(detail_rows(panel))))
+        assert seen == {(True, 5, 1)}

@@ -9,9 +9,9 @@ from rnntui.engine.session import Session
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 
 
-def make_session(**config) -> Session:
+def make_session(keep_samples: int = 50, **config) -> Session:
     config = {"hidden_size": 16, "seq_length": 10, "sample_every": 0, **config}
-    return Session(Trainer(Corpus.from_text(TEXT, name="fox"), Config(**config)))
+    return Session(Trainer(Corpus.from_text(TEXT, name="fox"), Config(**config)), keep_samples=keep_samples)
 
 
 def test_a_large_model_gets_room_for_snapshots():
@@ -56,7 +56,7 @@ def test_a_queued_change_after_going_back_starts_a_branch_and_says_so():
 
 
 def test_replaying_old_iterations_does_not_bring_back_samples_that_were_pushed_out():
-    session = Session(Trainer(Corpus.from_text(TEXT, name="fox"), Config(hidden_size=16, seq_length=10, sample_every=2)), keep_samples=3)
+    session = make_session(keep_samples=3, sample_every=2)
     session.run(12, lambda: False)
     kept = session.samples
     assert [s.iteration for s in kept] == [6, 8, 10]
@@ -65,6 +65,17 @@ def test_replaying_old_iterations_does_not_bring_back_samples_that_were_pushed_o
     assert session.samples == kept
     session.sample_now()  # an on-demand sample at iteration 7 goes between 6 and 8
     assert [(s.iteration, s.on_demand) for s in session.samples] == [(7, True), (8, False), (10, False)]
+    session.goto(2)
+    asked = session.sample_now()  # behind every kept sample, but asked for: kept, and shown there
+    assert [(s.iteration, s.on_demand) for s in session.samples] == [(3, True), (8, False), (10, False)]
+    assert session.samples_until(session.last_record) == (asked,)
+
+
+def test_keeping_no_samples_keeps_none():
+    session = make_session(keep_samples=0, sample_every=1)
+    session.run(3, lambda: False)
+    session.sample_now()
+    assert session.samples == ()
 
 
 def test_samples_asked_for_while_running_are_drawn_between_steps():

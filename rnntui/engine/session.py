@@ -190,24 +190,25 @@ class Session:
 
     # --- samples -----------------------------------------------------------
     def _add_sample(self, sample: Sample) -> None:
-        """Keep ``sample`` in iteration order; when full, the oldest by iteration goes.
+        """Keep ``sample`` in iteration order; when the list is full, the oldest other one goes.
 
         A replay after time travel draws the samples of its iterations again:
-        one still kept is not added twice, and one older than every kept
-        sample of a full list was pushed out before and stays out.
+        one still kept is not added twice, and an automatic one older than
+        every kept sample of a full list was pushed out before and stays out.
+        A sample the user asked for is always kept, even behind the others.
         """
         with self._lock:
-            samples = self._samples
-            if sample in samples:
+            samples = list(self._samples)
+            limit = self._samples.maxlen
+            if sample in samples or limit == 0:
                 return
-            full = len(samples) == samples.maxlen
-            if full and sample.iteration < samples[0].iteration:
+            full = len(samples) == limit
+            if full and not sample.on_demand and sample.iteration < samples[0].iteration:
                 return
-            at = bisect.bisect_right([s.iteration for s in samples], sample.iteration)
+            samples.insert(bisect.bisect_right([s.iteration for s in samples], sample.iteration), sample)
             if full:
-                samples.popleft()
-                at -= 1
-            samples.insert(at, sample)
+                samples.pop(1 if samples[0] is sample else 0)
+            self._samples = deque(samples, maxlen=limit)
             self.samples_version += 1
 
     def sample_now(self, temperature: float | None = None) -> Sample:

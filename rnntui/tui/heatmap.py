@@ -80,6 +80,13 @@ def detail_lines(record: StepRecord, unit: int, column: int) -> tuple[str, str]:
     )
 
 
+def longest_detail(units: int, steps: int) -> int:
+    """Length of the longest one-line detail any cursor position can give (values within [-1, 1])."""
+    where = max(len(f"{PREV_LABEL} (carried in)"), len(f"t={steps - 1}"))
+    head = len(f"unit {units - 1}  ") + where + len("  h=+0.0000")
+    return head + 2 + len("window min -1.00 mean -1.00 max -1.00  saturated 100%")
+
+
 def cell(value: float, here: bool, width: int) -> tuple[str, Style]:
     """A coloured cell ``width`` wide as a (text, style) token; the cursor's cell is marked."""
     return (CURSOR[width] if here else " " * width), scale.cell_style(value, bold=here)
@@ -240,21 +247,33 @@ class Heatmap(Panel):
             return Text(EMPTY, style="dim")
         width, height = self.content_size
         head, stats = detail_lines(record, self.selected_unit, self.column)
-        detail = [f"{head}  {stats}"] if len(head) + 2 + len(stats) <= width else [head, stats]
-        geom = self._fit(record, width, height, len(detail))
-        if geom.rows < min(MIN_ROWS, record.hs.shape[1]):  # short: one detail line, no legend line
-            geom = self._fit(record, width, height, 1, compact=True)
-            detail = [detail[0]]
-        self.geometry = geom
+        if self._short(record, width, height):  # one detail line, no legend line
+            geom = self.geometry = self._fit(record, width, height, 1, compact=True)
+        else:
+            detail = [f"{head}  {stats}"] if len(head) + 2 + len(stats) <= width else [head, stats]
+            geom = self.geometry = self._fit(record, width, height, len(detail))
         self._top, self._left = geom.top, geom.left
-        header, legend = self._header(record, geom), self._legend(record, geom)
+        header = self._header(record, geom)
         rows = [self._row(record, geom, u) for u in range(geom.top, geom.top + geom.rows)]
         if geom.compact:
-            return Lines([header, *rows, Text.assemble(detail[0], "  ", self._in_view(record, geom))], width)
+            return Lines([header, *rows, Text.assemble(head, "  ", self._in_view(record, geom))], width)
+        legend = self._legend(record, geom)
         gap = " " * (width - len(header) - len(legend))  # the legend at the right of the header
         lines = [Text.assemble(header, gap, legend), *rows] if geom.beside else [header, *rows, legend]
         lines += [Text(line) for line in detail]
         return Lines(lines, width)
+
+    def _short(self, record: StepRecord, width: int, height: int) -> bool:
+        """Too short for MIN_ROWS rows beside the legend and the window figures at their longest.
+
+        Decided by the panel's size and the record's shape alone, so the layout
+        does not switch as the cursor moves or the figures change length.
+        """
+        units = record.hs.shape[1]
+        widest = self._fit(record, width, height, 2)  # two detail lines: the tallest layout
+        if widest.beside and longest_detail(units, record.seq_length) <= width:
+            return False  # the detail is always one line and the legend shares the header
+        return widest.rows < min(MIN_ROWS, units)
 
     def _header(self, record: StepRecord, geom: Geometry) -> Text:
         """hprev's label, then each timestep's input glyph coloured by the unit's activation."""
