@@ -214,6 +214,17 @@ async def test_keys_post_cursor_moved():
         assert app.moves == [5, 6, 5, 4, 3, last, 0]  # the last "left" at t=0 posts nothing
 
 
+async def test_a_burst_of_keys_moves_by_every_press():
+    app = fixed_app(WIDE_STEPS, cursor_t=2)
+    async with app.run_test(size=(80, 12)) as pilot:
+        panel = app.panel
+        for _ in range(5):  # handled before the owner binds any move back, as keys arriving at once
+            panel.action_move_cursor(1)
+        assert panel.cursor_t == 7
+        await pilot.pause()
+        assert app.moves == [3, 4, 5, 6, 7] and panel.cursor_t == 7
+
+
 async def test_click_on_a_character_posts_its_timestep():
     app = fixed_app(WIDE_STEPS, cursor_t=0)
     async with app.run_test(size=(80, 12)) as pilot:

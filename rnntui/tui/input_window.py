@@ -135,10 +135,12 @@ class InputWindow(Panel):
             self._post_cursor(view.first + offset.x - view.col)
 
     def _post_cursor(self, t: int) -> None:
+        """Move to ``t`` here at once, so the next key of a burst starts from it, and tell the owner."""
         if self.record is None:
             return
         t = self.clamp_t(t)
         if t != self.cursor_t:
+            self.cursor_t = t
             self.post_message(CursorMoved(t))
 
     # --- drawing ---------------------------------------------------------
