@@ -15,6 +15,28 @@ def fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+SEPARATOR = " │ "
+
+
+def wrap_items(items: list[Text], width: int) -> Text:
+    """``items`` joined by SEPARATOR, a new line started wherever the next item would not fit.
+
+    An item longer than a whole line is folded on its own line.
+    """
+    out = Text(overflow="fold")
+    used = 0
+    for item in items:
+        if used and used + len(SEPARATOR) + item.cell_len > width:
+            out.append("\n")
+            used = 0
+        elif used:
+            out.append(SEPARATOR)
+            used += len(SEPARATOR)
+        out.append_text(item)
+        used += item.cell_len
+    return out
+
+
 class StatusBar(Widget):
     """One or two lines of run facts; the screen binds ``record``, ``state`` and ``rate``."""
 
@@ -29,7 +51,7 @@ class StatusBar(Widget):
 
     record: reactive[StepRecord | None] = reactive(None)
     state: reactive[str] = reactive("paused")  # paused, running, stopped: <reason>, ...
-    rate: reactive[float] = reactive(0.0)  # iterations per second while running
+    rate: reactive[float] = reactive(0.0)  # iterations per second while running (the last run's once it ends)
     done: reactive[int] = reactive(0)  # iterations done before any record was shown (a resumed run)
 
     def __init__(self, info: RunInfo, *, id: str | None = None) -> None:
@@ -37,29 +59,41 @@ class StatusBar(Widget):
         self.info = info
 
     def render(self) -> Text:
-        corpus = self.info.corpus
-        rec = self.record
-        text = Text(overflow="fold")
-        text.append(self.state_label(), style=self.state_style())
-        text.append(f" │ {corpus.name}", style="bold")
-        text.append(f" {fmt_int(len(corpus))} chars V={corpus.vocab_size} H={self.info.hidden_size}")
-        if rec is None and self.done:
-            text.append(f" │ resumed after {fmt_int(self.done)} iterations: press space to step", style="dim")
-        elif rec is None:
-            text.append(" │ no step yet", style="dim")
-        else:
-            text.append(f" │ iter {fmt_int(rec.iteration)}", style="bold")
-            text.append(f" │ p {fmt_int(rec.position)}/{fmt_int(len(corpus))}")
-            text.append(f" │ loss {rec.loss:.3f}")
-            text.append(f" │ smooth {rec.smooth_loss:.3f}", style="bold")
-        text.append(f" │ {self.rate:,.0f} it/s")
+        """The items joined by " │ ", broken into lines between items, never inside one."""
+        text = wrap_items(self.items(), max(1, self.content_size.width))
         self._fit_height(text)
         return text
 
+    def items(self) -> list[Text]:
+        """Each fact as its own styled piece, in the order shown."""
+        corpus = self.info.corpus
+        rec = self.record
+        items = [
+            Text(self.state_label(), style=self.state_style()),
+            Text.assemble(
+                (corpus.name, "bold"), f" {fmt_int(len(corpus))} chars V={corpus.vocab_size} H={self.info.hidden_size}"
+            ),
+        ]
+        if rec is None and self.done:
+            items.append(Text(f"resumed after {fmt_int(self.done)} iterations: press space to step", style="dim"))
+        elif rec is None:
+            items.append(Text("no step yet", style="dim"))
+        else:
+            items += [
+                Text(f"iter {fmt_int(rec.iteration)}", style="bold"),
+                Text(f"p {fmt_int(rec.position)}/{fmt_int(len(corpus))}"),
+                Text(f"loss {rec.loss:.3f}"),
+                Text(f"smooth {rec.smooth_loss:.3f}", style="bold"),
+            ]
+        if self.state == "running":
+            items.append(Text(f"{self.rate:,.0f} it/s"))
+        elif self.rate > 0:
+            items.append(Text(f"last run {self.rate:,.0f} it/s", style="dim"))
+        return items
+
     def _fit_height(self, text: Text) -> None:
-        """Take as many rows as the text needs; a layout pass happens only when that number changes."""
-        width = max(1, self.content_size.width)
-        rows = max(1, -(-text.cell_len // width))
+        """Take as many rows as the text has lines; a layout pass happens only when that number changes."""
+        rows = text.plain.count("\n") + 1
         current = self.styles.height.value if self.styles.height is not None else None
         if rows != current:
             self.call_later(setattr, self.styles, "height", rows)

@@ -1,0 +1,41 @@
+"""The header line: facts from the record, broken between items, and an honest rate."""
+
+from harness import widget_text
+from rich.text import Text
+
+from rnntui.tui.status import SEPARATOR, wrap_items
+from test_app import make_app, main
+
+
+def test_items_wrap_between_items_never_inside_one():
+    items = [Text(word) for word in ("paused", "prose.txt 4,026 chars", "iter 12", "loss 1.5", "700 it/s")]
+    for width in range(9, 60):
+        lines = wrap_items(items, width).plain.split("\n")
+        assert SEPARATOR.join(lines) == SEPARATOR.join(item.plain for item in items)
+        pieces = [piece for line in lines for piece in line.split(SEPARATOR)]
+        assert pieces == [item.plain for item in items]  # every line break falls between two items
+        assert all(len(line) <= width or line in pieces for line in lines)  # only a lone long item is wider
+
+
+def test_an_item_longer_than_the_line_is_folded_on_lines_of_its_own():
+    text = wrap_items([Text("ab"), Text("x" * 25), Text("cd")], 10)
+    assert text.plain.split("\n") == ["ab", "x" * 25, "cd"]  # Rich folds the long line when drawn
+
+
+async def test_the_rate_shows_while_running_and_as_the_last_runs_after():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main(app)
+        status = screen.query_one("#status")
+        await pilot.press("space")
+        await pilot.pause()
+        assert "it/s" not in widget_text(status)  # no run yet: no rate to show
+        screen.rate, screen.state = 1234.0, "running"
+        await pilot.pause()
+        assert "│ 1,234 it/s" in widget_text(status) and "last run" not in widget_text(status)
+        screen.state = "paused"
+        await pilot.pause()
+        assert "last run 1,234 it/s" in widget_text(status)
+        rec = screen.record
+        assert widget_text(status).count("\n") == 0  # at 120 columns everything fits on one line
+        assert f"smooth {rec.smooth_loss:.3f}" in widget_text(status)
