@@ -92,6 +92,15 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one ``rnntui: error:`` line like every other bad input."""
+
+    def error(self, message: str):
+        """Print the problem and where the flags are listed, and exit with status 2."""
+        _error(f"{message} (see {self.prog} --help)")
+        self.exit(EXIT_USAGE)
+
+
 def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     """FILE, one flag per Config field, --encoding, --resume and --break."""
     parser.add_argument("file", nargs="?", metavar="FILE", help="training text (default: the built-in corpus)")
@@ -118,7 +127,7 @@ def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_app_parser() -> argparse.ArgumentParser:
     """Parser of ``rnntui [FILE] [options]``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnntui",
         description="A terminal visual debugger for character-level RNNs.",
         epilog="To train without the UI: rnntui train [FILE] [options] (see rnntui train --help). "
@@ -131,7 +140,7 @@ def build_app_parser() -> argparse.ArgumentParser:
 
 def build_train_parser() -> argparse.ArgumentParser:
     """Parser of ``rnntui train [FILE] [options]``."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="rnntui train",
         description="Train the char-RNN without the UI, printing progress and samples.",
         epilog="Exit status: 0 done, 1 diverged or gradient check failed, 2 bad input, "

@@ -263,13 +263,22 @@ def test_missing_corpus_file(capsys, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [["--hidden-size", "abc"], ["--no-such-flag"], ["--iterations", "-3"], ["--gradcheck", "--save", "x.npz"]],
+    "argv, problem",
+    [
+        (["--hidden-size", "abc"], "--hidden-size"),
+        (["--no-such-flag"], "--no-such-flag"),
+        (["--iterations", "-3"], "expected 0 or more"),
+        (["--gradcheck", "--save", "x.npz"], "drop --save"),
+    ],
 )
-def test_argparse_errors_exit_2_without_traceback(capsys, corpus_file, argv):
+def test_bad_flags_are_one_line_errors(capsys, corpus_file, argv, problem):
     status, _, err = run(capsys, "train", corpus_file, *argv)
-    assert status == 2
-    assert "error:" in err and "Traceback" not in err
+    assert_one_line_error(status, err, problem, "(see rnntui train --help)")
+
+
+def test_a_bad_flag_of_the_app_is_a_one_line_error(capsys, corpus_file):
+    status, _, err = run(capsys, corpus_file, "--hidden-size", "0.5")
+    assert_one_line_error(status, err, "--hidden-size", "(see rnntui --help)")
 
 
 def test_help_exits_0(capsys):
