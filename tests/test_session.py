@@ -147,3 +147,11 @@ def test_a_breakpoint_ends_a_run_with_its_reason_and_going_back_clears_it():
     assert (result.steps, result.reason) == (4, "breakpoint") and result.detail == session.stop_reason
     session.back()
     assert session.stop_reason is None
+
+
+def test_going_back_shows_the_samples_of_that_time_long_after():
+    session = make_session(sample_every=1)
+    session.run(300, lambda: False)
+    shown = session.goto(10)
+    assert [s.iteration for s in session.samples_until(shown)] == list(range(12))  # drawn up to the state after 10
+    assert [s.iteration for s in session.samples[-3:]] == [297, 298, 299]

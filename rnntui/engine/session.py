@@ -34,6 +34,9 @@ class Sample:
     on_demand: bool  # True: asked for by the user; False: every sample_every
 
 
+KEEP_SAMPLES = 2000  # samples kept for going back: 200,000 iterations at the default sample_every (about 0.7 MB)
+
+
 def stop_after(record: StepRecord, breakpoints: BreakpointSet) -> tuple[str, str] | None:
     """Why training stops after ``record``: ("diverged", message), ("breakpoint", reason) or None.
 
@@ -58,7 +61,9 @@ class RunResult:
 class Session:
     """Trainer + timeline + breakpoints + samples + save state."""
 
-    def __init__(self, trainer: Trainer, breakpoints: BreakpointSet | None = None, keep_samples: int = 50) -> None:
+    def __init__(
+        self, trainer: Trainer, breakpoints: BreakpointSet | None = None, keep_samples: int = KEEP_SAMPLES
+    ) -> None:
         self.trainer = trainer
         # at least the default budget, and always room for a few snapshots of a large model
         budget = max(DEFAULT_BUDGET_BYTES, 4 * trainer.state().nbytes)
@@ -198,18 +203,27 @@ class Session:
         A sample the user asked for is always kept, even behind the others.
         """
         with self._lock:
-            samples = list(self._samples)
-            limit = self._samples.maxlen
-            if sample in samples or limit == 0:
+            samples = self._samples
+            if samples.maxlen == 0:
                 return
-            full = len(samples) == limit
-            if full and not sample.on_demand and sample.iteration < samples[0].iteration:
+            if not samples or sample.iteration > samples[-1].iteration:  # the newest: the usual case
+                samples.append(sample)
+            elif not self._insert_sample(sample):
                 return
-            samples.insert(bisect.bisect_right([s.iteration for s in samples], sample.iteration), sample)
-            if full:
-                samples.pop(1 if samples[0] is sample else 0)
-            self._samples = deque(samples, maxlen=limit)
             self.samples_version += 1
+
+    def _insert_sample(self, sample: Sample) -> bool:
+        """Put a sample that is not the newest in its place (see _add_sample); False if it is not kept."""
+        samples = list(self._samples)
+        limit = self._samples.maxlen
+        full = len(samples) == limit
+        if sample in samples or (full and not sample.on_demand and sample.iteration < samples[0].iteration):
+            return False
+        samples.insert(bisect.bisect_right([s.iteration for s in samples], sample.iteration), sample)
+        if full:
+            samples.pop(1 if samples[0] is sample else 0)
+        self._samples = deque(samples, maxlen=limit)
+        return True
 
     def sample_now(self, temperature: float | None = None) -> Sample:
         """Draw a sample on demand (never changes training)."""
