@@ -9,9 +9,10 @@ from rnntui.engine.session import Session
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 
 
-def make_session(keep_samples: int = 50, **config) -> Session:
+def make_session(keep_samples: int | None = None, **config) -> Session:
     config = {"hidden_size": 16, "seq_length": 10, "sample_every": 0, **config}
-    return Session(Trainer(Corpus.from_text(TEXT, name="fox"), Config(**config)), keep_samples=keep_samples)
+    kept = {} if keep_samples is None else {"keep_samples": keep_samples}
+    return Session(Trainer(Corpus.from_text(TEXT, name="fox"), Config(**config)), **kept)
 
 
 def test_a_large_model_gets_room_for_snapshots():
