@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -115,3 +117,18 @@ def test_the_adagrad_update_compiles_without_fast_math_flags():
     ir = "\n".join(recompiled.inspect_llvm().values())
     assert re.search(r"fadd reassoc", ir)  # the sums
     assert not re.search(r"(fdiv|fsub) reassoc|call reassoc .*sqrt", ir)  # the update (its only divisions, subtractions, roots)
+
+
+def test_warm_up_compiles_the_kernels_a_real_step_uses():
+    code = (
+        "from rnntui.engine import Config, Corpus, Trainer, warm_up\n"
+        "from rnntui.engine import kernels as k\n"
+        "ks = [k.forward_recurrence, k.backward_recurrence, k.softmax_loss, k.clip_adagrad]\n"
+        "warm_up()\n"
+        "warm = [len(f.signatures) for f in ks]\n"
+        "Trainer(Corpus.from_text('hello there, world'), Config(hidden_size=40, seq_length=7)).step()\n"
+        "print(warm, [len(f.signatures) for f in ks])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    warm, after = out.split("] [")
+    assert warm == "[1, 1, 1, 1" and after == "1, 1, 1, 1]"  # compiled once, and a real step needs nothing new

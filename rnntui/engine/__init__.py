@@ -22,7 +22,7 @@ from .model import PARAM_NAMES, Layout, Pass, loss_and_grads
 from .record import StepRecord
 from .threads import use_one_blas_thread
 from .timeline import Timeline, TimelineError
-from .trainer import Trainer, TrainerState
+from .trainer import Trainer, TrainerState, warm_up
 
 __all__ = [
     "VALID_FORMS",
@@ -53,4 +53,5 @@ __all__ = [
     "read_checkpoint",
     "save_checkpoint",
     "use_one_blas_thread",
+    "warm_up",
 ]

@@ -302,3 +302,14 @@ class Trainer:
         return load_checkpoint(path, corpus)
 
 
+def warm_up() -> None:
+    """Compile every kernel a step uses (or load it from Numba's cache), on a tiny model.
+
+    The kernels are compiled for the kinds of arrays they get, not their
+    sizes, so this readies them for any Trainer. The app calls it in the
+    background at start-up: on a new installation the first step would
+    otherwise spend a second or two compiling.
+    """
+    corpus = Corpus.from_text("abcabc", name="warm-up")
+    Trainer(corpus, Config(hidden_size=2, seq_length=2, sample_every=0)).step()
+

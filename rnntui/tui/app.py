@@ -8,7 +8,7 @@ from typing import Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from ..engine import RnntuiError, Trainer
+from ..engine import RnntuiError, Trainer, warm_up
 from ..engine.breakpoints import BreakpointSet, parse_breakpoint
 from ..engine.session import Session
 from .dialogs import ConfirmDialog, TextPrompt
@@ -30,6 +30,7 @@ class RnntuiApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.session, self.notice))
+        self.run_worker(warm_up, name="warm-up", thread=True)  # compile while the user reads the screen
 
     @property
     def main(self) -> MainScreen:
