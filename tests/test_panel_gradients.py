@@ -72,6 +72,18 @@ async def test_every_number_in_the_table_is_the_records(clip):
         assert f"clip {format_clip(rec.clip)}" in drawn(app.panel)[0][0]
 
 
+async def test_a_short_panel_names_its_columns_in_the_border():
+    trainer, app = clipped_run(5.0)
+    async with app.run_test(size=(70, 7)) as pilot:  # five rows: the parameters only, no row of titles
+        await pilot.pause()
+        panel = app.panel
+        assert all(not text.startswith("param") for text, _ in drawn(panel))
+        assert str(panel.border_title) == "Gradients · ‖g‖ raw ‖g‖ clip clip% upd/w"
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        assert any(text.startswith("param") for text, _ in drawn(panel)) and str(panel.border_title) == "Gradients"
+
+
 @pytest.mark.parametrize("clip", [FORCED, PARTIAL])
 async def test_clipping_rows_are_highlighted_when_clipping_engaged(clip):
     trainer, app = clipped_run(clip)

@@ -40,10 +40,10 @@ def loss_app(steps: int, change_at: int | None = None) -> tuple[PanelHarness, ob
 
 
 def recorded_plot_calls(panel: LossCurve, monkeypatch) -> list[tuple[str, tuple]]:
-    """Spy on the plotext object: every plot(), scatter() and vertical_line() call the panel makes."""
+    """Spy on the plotext object: every plot(), scatter(), vertical_line() and axis label call the panel makes."""
     plt = panel.query_one(PlotextPlot).plt
     calls: list[tuple[str, tuple]] = []
-    for name in ("plot", "scatter", "vertical_line"):
+    for name in ("plot", "scatter", "vertical_line", "xlabel", "ylabel"):
         original = getattr(plt, name)
 
         def spy(*args, _name=name, _original=original, **kwargs):
@@ -215,3 +215,15 @@ async def test_no_data_and_nonfinite_values():
 def test_snapshot_loss_curve(snap_compare):
     app, _ = loss_app(300, change_at=250)
     assert snap_compare(app, terminal_size=(70, 16))
+
+
+@pytest.mark.parametrize("height, labelled", [(9, False), (16, True)])
+async def test_a_short_plot_gives_the_axis_labels_row_to_the_curve(monkeypatch, height, labelled):
+    app, _ = loss_app(60)
+    async with app.run_test(size=(70, height)) as pilot:
+        panel = app.panel
+        calls = recorded_plot_calls(panel, monkeypatch)
+        panel.redraw()
+        await pilot.pause()
+        labels = [args[0] for name, args in calls if name in ("xlabel", "ylabel")]
+        assert labels == (["iteration", "loss"] if labelled else ["", ""])

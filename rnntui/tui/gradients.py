@@ -141,6 +141,13 @@ class GradientsPanel(Panel):
 
     _flow_at: tuple[int, int, tuple[int, int]] | None = None  # (row, first column, span) of the flow cells
 
+    def on_resize(self) -> None:
+        """Too short for the row of column titles: name the columns in the border instead."""
+        width, height = max(20, self.content_size.width), self.content_size.height
+        titles = table_columns(width)[0][1:]  # after "param"
+        short = "colhead" not in shown_lines(height)
+        self.border_title = f"{self.TITLE} · {' '.join(titles)}" if short else self.TITLE
+
     def spark_width(self, width: int) -> int:
         """Cells the sparkline column gets when the content is ``width`` cells wide (0: left out)."""
         return table_columns(width)[1]

@@ -21,6 +21,7 @@ from .base import Panel
 
 RECENT = 500  # iterations shown in "last 500" mode
 FALLBACK_BUCKETS = 100  # buckets used before the plot has a width
+SHORT_PLOT = 8  # rows below which the axis labels give their row to the curve
 RAW_COLOR, SMOOTH_COLOR, BASELINE_COLOR, EVENT_COLOR = "red+", "cyan+", "yellow", "magenta"
 
 
@@ -217,8 +218,9 @@ class LossCurve(Panel):
     def _draw(self, plt, plan: CurvePlan) -> None:
         """Hand ``plan`` to plotext."""
         plt.title("")
-        plt.xlabel("iteration")
-        plt.ylabel(plan.ylabel)
+        short = self._plot is not None and self._plot.size.height < SHORT_PLOT  # the curve needs the rows
+        plt.xlabel("" if short else "iteration")
+        plt.ylabel("" if short else plan.ylabel)
         right = max(plan.last, plan.first + 1)
         plt.xlim(plan.first, right)
         ticks = iteration_ticks(plan.first, right)
