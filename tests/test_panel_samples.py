@@ -50,7 +50,7 @@ def test_sample_from_record_copies_the_record():
     record = [trainer.step() for _ in range(4)][-1]
     sample = Sample.from_record(record)
     assert (sample.iteration, sample.temperature, sample.text) == (3, record.sample_temperature, record.sample)
-    assert not sample.on_demand and sample.label == "iter 3 · T=0.70 · auto"
+    assert not sample.on_demand and sample.label == "after 3 steps · T=0.70"
     assert Sample.from_record(trainer.step()) is None
     assert samples[-1].label.endswith("· T=0.50 · on demand")
 
@@ -74,7 +74,7 @@ async def test_labels_and_text_of_real_samples_appear():
         await pilot.pause()
         rows = [inner(line) for line in screen_lines(app)]
         for sample in samples:
-            label = f"iter {sample.iteration} · T={sample.temperature:.2f} · {'on demand' if sample.on_demand else 'auto'}"
+            label = f"after {sample.iteration:,} steps · T={sample.temperature:.2f}{' · on demand' if sample.on_demand else ''}"
             start = rows.index(label)
             lines = readable(sample.text).split("\n")
             assert rows[start + 1 : start + 1 + len(lines)] == [line.rstrip() for line in lines]
@@ -88,7 +88,7 @@ async def test_newlines_are_line_breaks_and_controls_are_glyphs():
     async with app.run_test(size=(40, 10)) as pilot:
         await pilot.pause()
         rows = [inner(line) for line in screen_lines(app)]
-        start = rows.index("iter 7 · T=1.25 · auto")
+        start = rows.index("after 7 steps · T=1.25")
         assert rows[start + 1 : start + 3] == ["one line", f"next    col{glyph(chr(7))}bell"]
 
 

@@ -48,9 +48,13 @@ class Sample:
 
     @property
     def label(self) -> str:
-        """E.g. ``iter 1200 · T=1.00 · auto``."""
-        kind = "on demand" if self.on_demand else "auto"
-        return f"iter {self.iteration} · T={self.temperature:.2f} · {kind}"
+        """E.g. ``after 1,200 steps · T=1.00`` (`` · on demand`` added for those): the model's update count.
+
+        Not "iter N": the header names the last step shown by its index, so the
+        model after step 1,199 would read as iter 1,199 there and 1,200 here.
+        """
+        demand = " · on demand" if self.on_demand else ""
+        return f"after {self.iteration:,} steps · T={self.temperature:.2f}{demand}"
 
 
 def readable(text: str) -> str:
