@@ -1,10 +1,13 @@
 """The whole debugger driven like a user: keys in, every panel checked against the engine's record."""
 
+import asyncio
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 from harness import screen_lines, widget_text
+from textual import events
 
 from rnntui.engine import Config, Corpus, Trainer
 from rnntui.engine.session import Session
@@ -240,3 +243,27 @@ async def test_palette_commands_run_their_actions():
         commands["Step into iteration"].callback()
         await pilot.pause()
         assert app.main.step_phase == "forward"
+
+
+@pytest.mark.parametrize(
+    "focus, keys, cursor", [("#input", ["right"] * 10, (10, 0)), ("#heatmap", ["right", "down"] * 7, (7, 7))]
+)
+async def test_a_burst_of_keys_counts_every_press(focus, keys, cursor):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await pilot.pause()
+        screen = main(app)
+        screen.query_one(focus).focus()
+        await pilot.pause()
+        rng = random.Random(7)
+        for key in keys:  # arriving faster than the screen hands its cursor back down, in varying order
+            app.post_message(events.Key(key, None))
+            for _ in range(rng.randrange(4)):
+                await asyncio.sleep(0)
+        await pilot.pause()
+        await pilot.pause()
+        assert (screen.cursor_t, screen.unit) == cursor
+        for name in ("#input", "#heatmap"):  # the panels bound to both, the one pressed in among them
+            assert (screen.query_one(name).cursor_t, screen.query_one(name).unit) == cursor
+        assert screen.query_one("#probs").cursor_t == cursor[0]

@@ -29,12 +29,15 @@ class ScreenLike(PanelHarness):
         self.units: list[int] = []
 
     def on_cursor_moved(self, message: CursorMoved) -> None:
-        self.moves.append(message.t)
-        self.panel.cursor_t = message.t
+        last = self.panel.record.seq_length - 1
+        self._cursor_t = max(0, min(message.target(min(self._cursor_t, last)), last))  # as the screen does
+        self.moves.append(self._cursor_t)
+        self.panel.cursor_t = self._cursor_t
 
     def on_unit_selected(self, message: UnitSelected) -> None:
-        self.units.append(message.unit)
-        self.panel.unit = message.unit
+        self._unit = max(0, min(message.target(self._unit), self.panel.info.hidden_size - 1))
+        self.units.append(self._unit)
+        self.panel.unit = self._unit
 
 
 def small_app(**kwargs) -> ScreenLike:
@@ -186,14 +189,14 @@ async def test_arrow_keys_move_the_cell_and_post_messages():
         await pilot.press("right", "down", "down", "up")
         assert app.moves == [3] and app.units == [4, 5, 4]
         assert (panel.cursor_t, panel.unit) == (3, 4)
-        await pilot.press("left", "left", "left", "left")  # 2, 1, 0, then the hprev column (t=0 for others)
-        assert app.moves == [3, 2, 1, 0, 0] and panel.column == PREV
+        await pilot.press("left", "left", "left", "left")  # 2, 1, 0, then the hprev column: the panel's own
+        assert app.moves == [3, 2, 1, 0] and panel.column == PREV
         await pilot.press("left")  # nothing left of hprev
-        assert app.moves == [3, 2, 1, 0, 0]
+        assert app.moves == [3, 2, 1, 0]
         for field in expected_detail(rec, 4, PREV):
             assert field in detail(panel)
         await pilot.press("right")
-        assert panel.column == 0 and app.moves[-1] == 0
+        assert panel.column == 0 and app.moves == [3, 2, 1, 0]  # out of hprev: still t=0
         await pilot.press("enter")
         assert app.units == [4, 5, 4, 4]  # enter chooses the unit again, for the input window
         await pilot.press("end", "down", "home", "up")

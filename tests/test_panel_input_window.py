@@ -29,8 +29,10 @@ class CursorHarness(PanelHarness):
         self.moves: list[int] = []
 
     def on_cursor_moved(self, message: CursorMoved) -> None:
-        self.moves.append(message.t)
-        self.panel.cursor_t = message.t
+        last = self.panel.record.seq_length - 1
+        self._cursor_t = max(0, min(message.target(min(self._cursor_t, last)), last))  # as the screen does
+        self.moves.append(self._cursor_t)
+        self.panel.cursor_t = self._cursor_t
 
 
 def fixed_app(steps: int, cursor_t: int = 0, unit: int = 0) -> CursorHarness:

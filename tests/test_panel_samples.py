@@ -140,3 +140,8 @@ async def test_scrolling_through_many_samples():
 def test_snapshot_samples(snap_compare):
     samples, _ = real_samples()
     assert snap_compare(samples_app(samples), terminal_size=(70, 14))
+
+
+def test_labels_count_the_models_updates():
+    assert Sample(1, 1.0, "x", on_demand=True).label == "after 1 step · T=1.00 · on demand"
+    assert Sample(12345, 0.5, "x", on_demand=False).label == "after 12,345 steps · T=0.50"

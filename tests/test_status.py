@@ -39,3 +39,18 @@ async def test_the_rate_shows_while_running_and_as_the_last_runs_after():
         rec = screen.record
         assert widget_text(status).count("\n") == 0  # at 120 columns everything fits on one line
         assert f"smooth {rec.smooth_loss:.3f}" in widget_text(status)
+
+
+async def test_the_header_grows_for_an_item_longer_than_a_line():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = main(app)
+        await pilot.press("space")
+        await pilot.pause()
+        screen.state = "stopped: spike > 3: loss 12.3457 is 3.12346 x the smooth loss 3.95432 at iteration 12345"
+        await pilot.pause()
+        await pilot.pause()
+        status = screen.query_one("#status")
+        shown = widget_text(status)
+        assert f"smooth {screen.record.smooth_loss:.3f}" in shown  # nothing cut off below the long state
+        assert status.size.height == len(shown.splitlines()) >= 3

@@ -30,7 +30,7 @@ class RnntuiApp(App):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.session, self.notice))
-        self.run_worker(warm_up, name="warm-up", thread=True)  # compile while the user reads the screen
+        self.run_worker(warm_up, name="warm-up", thread=True, exit_on_error=False)  # compile while the user reads
 
     @property
     def main(self) -> MainScreen:

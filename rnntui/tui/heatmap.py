@@ -182,8 +182,31 @@ class Heatmap(Panel):
         """Move the cell cursor by whole units and columns."""
         if self.record is not None:
             self._follow = True  # after a wheel scroll, a key brings the cursor back into view
-            self._select_unit(self.selected_unit + d_unit)
-            self._select_column(self.column + d_column)
+            if d_unit:
+                self._shift_unit(d_unit)
+            if d_column:
+                self._shift_column(d_column)
+
+    def _shift_unit(self, delta: int) -> None:
+        """A key's move by ``delta`` units: made here at once, and sent as a move for the screen
+        to add to its own unit, so every press of a burst counts."""
+        unit = max(0, min(self.selected_unit + delta, self.info.hidden_size - 1))
+        if unit != self.unit:
+            self.unit, self._follow = unit, True
+            self.post_message(UnitSelected(delta, relative=True))
+
+    def _shift_column(self, delta: int) -> None:
+        """A key's move by ``delta`` columns, sent as ``_shift_unit`` sends units. The hprev column
+        is this panel's own: stepping into or out of it leaves the timestep at 0."""
+        column = max(PREV, min(self.column + delta, self.record.seq_length - 1))
+        if column == self.column:
+            return
+        moved = max(column, 0) - max(self.column, 0)
+        self._on_prev = column == PREV
+        if moved:
+            self.cursor_t = max(column, 0)
+            self.post_message(CursorMoved(moved, relative=True))
+        self.refresh()
 
     def action_page(self, direction: int) -> None:
         """Move the unit cursor a screenful up (-1) or down (+1)."""

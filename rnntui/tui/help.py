@@ -99,9 +99,9 @@ numbers are the record's own; nothing is recomputed and training does not change
 
 **Samples** — text drawn from the model every sample_every iterations (and on demand
 with s), feeding each drawn character back in, from softmax(y / temperature). Each is
-labelled with the number of updates the model had had ("after 1,200 steps": the model
-the header shows as iter 1,199). Sampling has its own random generator: it never
-changes training.
+labelled with the number of updates the model had had ("after 1,200 steps": the
+parameters iteration 1,200's forward pass uses). Sampling has its own random generator:
+it never changes training.
 
 ## Time travel
 

@@ -115,8 +115,13 @@ class InputWindow(Panel):
 
     # --- keys and mouse ----------------------------------------------------
     def action_move_cursor(self, delta: int) -> None:
-        """Move the cursor ``delta`` timesteps."""
-        self._post_cursor(self.clamp_t(self.cursor_t) + delta)
+        """Move the cursor ``delta`` timesteps: here at once, and as a move for the owner to add."""
+        if self.record is None:
+            return
+        t = self.clamp_t(self.clamp_t(self.cursor_t) + delta)
+        if t != self.cursor_t:
+            self.cursor_t = t
+            self.post_message(CursorMoved(delta, relative=True))
 
     def action_jump_cursor(self, t: int) -> None:
         """Jump to timestep ``t`` (-1 = the last one)."""
@@ -135,7 +140,7 @@ class InputWindow(Panel):
             self._post_cursor(view.first + offset.x - view.col)
 
     def _post_cursor(self, t: int) -> None:
-        """Move to ``t`` here at once, so the next key of a burst starts from it, and tell the owner."""
+        """Move to timestep ``t`` here at once, and tell the owner."""
         if self.record is None:
             return
         t = self.clamp_t(t)

@@ -259,6 +259,7 @@ class MainScreen(DebuggerActions, Screen):
         self.step_phase = None
         self._stop_flag = threading.Event()
         self.state = "running"
+        self.rate = 0.0  # until this run's first half second is measured (no older run's figure)
         self._rate_mark = (time.perf_counter(), self.session.trainer.iteration)
         self._train(limit, self._stop_flag)
 
@@ -301,12 +302,13 @@ class MainScreen(DebuggerActions, Screen):
     def _cursor_moved(self, message: CursorMoved) -> None:
         message.stop()
         if self.record is not None:
-            self.cursor_t = max(0, min(message.t, self.record.seq_length - 1))
+            last = self.record.seq_length - 1
+            self.cursor_t = max(0, min(message.target(min(self.cursor_t, last)), last))
 
     @on(UnitSelected)
     def _unit_selected(self, message: UnitSelected) -> None:
         message.stop()
-        self.unit = max(0, min(message.unit, self.info.hidden_size - 1))
+        self.unit = max(0, min(message.target(self.unit), self.info.hidden_size - 1))
         if message.chosen:
             self.color_unit = self.unit
 

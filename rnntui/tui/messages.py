@@ -9,17 +9,32 @@ from textual.message import Message
 
 @dataclass
 class CursorMoved(Message):
-    """The user picked timestep ``t`` (by key or mouse) in a panel."""
+    """The user moved the timestep cursor in a panel: to ``t``, or by ``t`` steps when ``relative``.
+
+    Keys send moves rather than positions: the owner adds each to its own
+    value, so every press of a burst counts even when the owner's value comes
+    back down to the panel between two presses.
+    """
 
     t: int
+    relative: bool = False
+
+    def target(self, current: int) -> int:
+        """The timestep asked for, given the owner's ``current`` one (not clamped)."""
+        return current + self.t if self.relative else self.t
 
 
 @dataclass
 class UnitSelected(Message):
-    """The user moved to hidden unit ``unit`` in the heatmap.
+    """The user moved to hidden unit ``unit`` in the heatmap, or by ``unit`` units when ``relative``.
 
     ``chosen`` is True for enter or a click: colour the input window by it.
     """
 
     unit: int
     chosen: bool = False
+    relative: bool = False
+
+    def target(self, current: int) -> int:
+        """The unit asked for, given the owner's ``current`` one (not clamped)."""
+        return current + self.unit if self.relative else self.unit

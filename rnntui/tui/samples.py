@@ -50,11 +50,12 @@ class Sample:
     def label(self) -> str:
         """E.g. ``after 1,200 steps · T=1.00`` (`` · on demand`` added for those): the model's update count.
 
-        Not "iter N": the header names the last step shown by its index, so the
-        model after step 1,199 would read as iter 1,199 there and 1,200 here.
+        That is the model iteration 1,200's forward pass uses. Not "iter N": a
+        sample asked for while the header shows iter 1,199 comes from that model too.
         """
         demand = " · on demand" if self.on_demand else ""
-        return f"after {self.iteration:,} steps · T={self.temperature:.2f}{demand}"
+        steps = "step" if self.iteration == 1 else "steps"
+        return f"after {self.iteration:,} {steps} · T={self.temperature:.2f}{demand}"
 
 
 def readable(text: str) -> str:

@@ -85,15 +85,16 @@ class StatusBar(Widget):
                 Text(f"loss {rec.loss:.3f}"),
                 Text(f"smooth {rec.smooth_loss:.3f}", style="bold"),
             ]
-        if self.state == "running":
+        if self.rate > 0 and self.state == "running":
             items.append(Text(f"{self.rate:,.0f} it/s"))
         elif self.rate > 0:
             items.append(Text(f"last run {self.rate:,.0f} it/s", style="dim"))
         return items
 
     def _fit_height(self, text: Text) -> None:
-        """Take as many rows as the text has lines; a layout pass happens only when that number changes."""
-        rows = text.plain.count("\n") + 1
+        """Take as many rows as the text takes drawn (an item longer than a line folds onto more);
+        a layout pass happens only when that number changes."""
+        rows = len(text.wrap(self.app.console, max(1, self.content_size.width)))
         current = self.styles.height.value if self.styles.height is not None else None
         if rows != current:
             self.call_later(setattr, self.styles, "height", rows)
