@@ -70,8 +70,7 @@ class Session:
         self.timeline = Timeline(trainer, budget_bytes=budget)
         self.breakpoints = breakpoints if breakpoints is not None else BreakpointSet()
         self.last_record: StepRecord | None = None
-        self.stop_reason: str | None = None  # breakpoint/divergence message of the last step, if any
-        self._stop: tuple[str, str] | None = None  # (kind, message) of that stop, see stop_after
+        self._stop: tuple[str, str] | None = None  # (kind, message) if the last step stops a run, see stop_after
         self.saved_iteration: int | None = trainer.iteration if trainer.iteration else None
         self._saved_mark = self._progress_mark()  # what "no unsaved progress" looks like
         self.save_path: Path | None = None
@@ -100,7 +99,6 @@ class Session:
         if record.sample is not None:
             self._add_sample(Sample(record.iteration, record.sample_temperature or 1.0, record.sample, False))
         self._stop = stop_after(record, self.breakpoints)
-        self.stop_reason = self._stop[1] if self._stop is not None else None
 
     def run(self, limit: int | None, should_stop: Callable[[], bool]) -> RunResult:
         """Step until ``should_stop()``, ``limit`` iterations, a breakpoint, or divergence.
@@ -151,8 +149,13 @@ class Session:
     def _arrived(self, record: StepRecord) -> StepRecord:
         """After a jump: the record on show (``samples_until`` tells which samples existed then)."""
         self.last_record = record
-        self.stop_reason, self._stop = None, None
+        self._stop = None
         return record
+
+    @property
+    def stop_reason(self) -> str | None:
+        """The breakpoint or divergence message of the last step, if it stops a run (None after a jump)."""
+        return self._stop[1] if self._stop is not None else None
 
     def set_hyperparameters(self, **changes: object) -> str | None:
         """Change hyperparameters from the next step on; returns a new-branch message or None.
