@@ -29,13 +29,12 @@ class ScreenLike(PanelHarness):
         self.units: list[int] = []
 
     def on_cursor_moved(self, message: CursorMoved) -> None:
-        last = self.panel.record.seq_length - 1
-        self._cursor_t = max(0, min(message.target(min(self._cursor_t, last)), last))  # as the screen does
+        self._cursor_t = message.target(self._cursor_t, self.panel.record.seq_length - 1)  # as the screen does
         self.moves.append(self._cursor_t)
         self.panel.cursor_t = self._cursor_t
 
     def on_unit_selected(self, message: UnitSelected) -> None:
-        self._unit = max(0, min(message.target(self._unit), self.panel.info.hidden_size - 1))
+        self._unit = message.target(self._unit, self.panel.info.hidden_size - 1)
         self.units.append(self._unit)
         self.panel.unit = self._unit
 

@@ -29,8 +29,7 @@ class CursorHarness(PanelHarness):
         self.moves: list[int] = []
 
     def on_cursor_moved(self, message: CursorMoved) -> None:
-        last = self.panel.record.seq_length - 1
-        self._cursor_t = max(0, min(message.target(min(self._cursor_t, last)), last))  # as the screen does
+        self._cursor_t = message.target(self._cursor_t, self.panel.record.seq_length - 1)  # as the screen does
         self.moves.append(self._cursor_t)
         self.panel.cursor_t = self._cursor_t
 

@@ -68,23 +68,25 @@ class Geometry:
 def detail_lines(record: StepRecord, unit: int, column: int) -> tuple[str, str]:
     """The cursor's value, then the unit's min/mean/max and saturated fraction over the window."""
     series = record.hs[:, unit]
-    if column == PREV:
-        where, value = f"{PREV_LABEL} (carried in)", record.hprev[unit]
-    else:
-        where, value = f"t={column}", record.hs[column, unit]
+    value = record.hprev[unit] if column == PREV else record.hs[column, unit]
     saturated = float(np.mean(np.abs(series) > SATURATION))
+    return format_detail(unit, column, value, (series.min(), series.mean(), series.max()), saturated)
+
+
+def format_detail(unit: int, column: int, value: float, spread: tuple, saturated: float) -> tuple[str, str]:
+    """The two detail lines from their numbers; ``spread`` is the window's (min, mean, max)."""
+    where = f"{PREV_LABEL} (carried in)" if column == PREV else f"t={column}"
+    low, mean, high = spread
     return (
         f"unit {unit}  {where}  h={value:+.4f}",
-        f"window min {series.min():+.2f} mean {series.mean():+.2f} max {series.max():+.2f}"
-        f"  saturated {saturated:.0%}",
+        f"window min {low:+.2f} mean {mean:+.2f} max {high:+.2f}  saturated {saturated:.0%}",
     )
 
 
 def longest_detail(units: int, steps: int) -> int:
     """Length of the longest one-line detail any cursor position can give (values within [-1, 1])."""
-    where = max(len(f"{PREV_LABEL} (carried in)"), len(f"t={steps - 1}"))
-    head = len(f"unit {units - 1}  ") + where + len("  h=+0.0000")
-    return head + 2 + len("window min -1.00 mean -1.00 max -1.00  saturated 100%")
+    widest = (format_detail(units - 1, column, -1.0, (-1.0, -1.0, -1.0), 1.0) for column in (PREV, steps - 1))
+    return max(len(head) + 2 + len(stats) for head, stats in widest)
 
 
 def cell(value: float, here: bool, width: int) -> tuple[str, Style]:

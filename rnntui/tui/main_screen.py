@@ -302,13 +302,12 @@ class MainScreen(DebuggerActions, Screen):
     def _cursor_moved(self, message: CursorMoved) -> None:
         message.stop()
         if self.record is not None:
-            last = self.record.seq_length - 1
-            self.cursor_t = max(0, min(message.target(min(self.cursor_t, last)), last))
+            self.cursor_t = message.target(self.cursor_t, self.record.seq_length - 1)
 
     @on(UnitSelected)
     def _unit_selected(self, message: UnitSelected) -> None:
         message.stop()
-        self.unit = max(0, min(message.target(self.unit), self.info.hidden_size - 1))
+        self.unit = message.target(self.unit, self.info.hidden_size - 1)
         if message.chosen:
             self.color_unit = self.unit
 

@@ -19,9 +19,10 @@ class CursorMoved(Message):
     t: int
     relative: bool = False
 
-    def target(self, current: int) -> int:
-        """The timestep asked for, given the owner's ``current`` one (not clamped)."""
-        return current + self.t if self.relative else self.t
+    def target(self, current: int, last: int) -> int:
+        """The timestep asked for, given the owner's ``current`` one, within 0..``last``."""
+        current = min(current, last)  # a longer window's cursor counts from the end of this one
+        return max(0, min(current + self.t if self.relative else self.t, last))
 
 
 @dataclass
@@ -35,6 +36,6 @@ class UnitSelected(Message):
     chosen: bool = False
     relative: bool = False
 
-    def target(self, current: int) -> int:
-        """The unit asked for, given the owner's ``current`` one (not clamped)."""
-        return current + self.unit if self.relative else self.unit
+    def target(self, current: int, last: int) -> int:
+        """The unit asked for, given the owner's ``current`` one, within 0..``last``."""
+        return max(0, min(current + self.unit if self.relative else self.unit, last))
