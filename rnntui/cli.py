@@ -41,6 +41,7 @@ from rnntui.engine import (
     RnntuiError,
     StepRecord,
     Trainer,
+    load_checkpoint,
     gradcheck,
     loss_and_grads,
     parse_breakpoint,
@@ -312,7 +313,7 @@ def build_trainer(args: argparse.Namespace) -> Trainer:
     corpus = load_corpus(args.file, args.encoding)
     if args.resume is None:
         return Trainer(corpus, config)
-    trainer = Trainer.load(args.resume, corpus)
+    trainer = load_checkpoint(args.resume, corpus)
     _check_structural(trainer.config, given, args.resume)
     changes = {name: value for name, value in given.items() if name in ADJUSTABLE_FIELDS}
     if changes:

@@ -9,7 +9,7 @@ import pytest
 from harness import screen_lines, widget_text
 from textual import events
 
-from rnntui.engine import Config, Corpus, Trainer
+from rnntui.engine import Config, Corpus, Trainer, load_checkpoint
 from rnntui.engine.session import Session
 from rnntui.tui import scale
 from rnntui.tui.app import RnntuiApp
@@ -139,7 +139,7 @@ async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp
         await pilot.press("enter")
         await pilot.pause()
         assert target.exists()
-        loaded = Trainer.load(target, app.session.trainer.corpus)
+        loaded = load_checkpoint(target, app.session.trainer.corpus)
         assert loaded.iteration == 3
         np.testing.assert_array_equal(loaded.params["Whh"], app.session.trainer.params["Whh"])
         assert not app.session.dirty

@@ -7,7 +7,7 @@ import string
 import numpy as np
 import pytest
 
-from rnntui.engine import Config, Corpus, Trainer, save_checkpoint
+from rnntui.engine import Config, Corpus, Trainer, load_checkpoint, save_checkpoint
 from rnntui.engine.breakpoints import (
     HELP,
     VALID_FORMS,
@@ -424,7 +424,7 @@ def test_a_breakpoint_fires_where_its_condition_starts_to_hold(fox, tmp_path):
     assert firings(bs, records) == [31]  # once, not at every later iteration
     # what held is saved: a resumed run does not stop again at once
     save_checkpoint(trainer, tmp_path / "c.npz", extra={"breakpoints": bs.to_array()})
-    again = BreakpointSet.from_array(Trainer.load(tmp_path / "c.npz", fox).checkpoint_extras["breakpoints"])
+    again = BreakpointSet.from_array(load_checkpoint(tmp_path / "c.npz", fox).checkpoint_extras["breakpoints"])
     assert again.check(trainer.step()) is None
     # after the condition stops holding, it can fire again
     spike = BreakpointSet()
@@ -453,7 +453,7 @@ def test_set_round_trips_through_a_checkpoint(tmp_path, fox):
         bs.add(text)
     bs.toggle(2)
     path = save_checkpoint(trainer, tmp_path / "run.npz", extra={"breakpoints": bs.to_array()})
-    loaded = Trainer.load(path, fox)
+    loaded = load_checkpoint(path, fox)
     back = BreakpointSet.from_array(loaded.checkpoint_extras["breakpoints"])
     assert [(str(bp), bp.enabled) for bp in back] == [
         ("nan", True),

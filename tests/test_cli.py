@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from rnntui import cli
-from rnntui.engine import PARAM_NAMES, Config, Corpus, Trainer, read_checkpoint
+from rnntui.engine import PARAM_NAMES, Config, Corpus, Trainer, load_checkpoint, read_checkpoint
 from rnntui.engine.gradcheck import GradCheckResult
 
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
@@ -344,7 +344,7 @@ def test_sigint_stops_a_real_run_between_iterations(corpus_file, tmp_path):
     assert summary.startswith("interrupted: ")
     done = int(summary.split()[1])
     assert int(read_checkpoint(ckpt)["iteration"]) == done
-    trainer = Trainer.load(ckpt, Corpus.from_path(corpus_file))  # a whole number of steps: resumes cleanly
+    trainer = load_checkpoint(ckpt, Corpus.from_path(corpus_file))  # a whole number of steps: resumes cleanly
     assert trainer.iteration == done and "Traceback" not in err
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rnntui.engine import CheckpointError, Config, Corpus, TimelineError, Trainer
+from rnntui.engine import CheckpointError, Config, Corpus, TimelineError, Trainer, load_checkpoint
 from rnntui.engine.session import Session
 
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
@@ -106,7 +106,7 @@ def test_save_keeps_the_extras_it_was_resumed_with(tmp_path):
     session.step()
     session.trainer.checkpoint_extras["note"] = np.array("kept")
     session.save(tmp_path / "a.npz")
-    again = Trainer.load(tmp_path / "a.npz", session.trainer.corpus)
+    again = load_checkpoint(tmp_path / "a.npz", session.trainer.corpus)
     assert str(again.checkpoint_extras["note"]) == "kept" and "breakpoints" in again.checkpoint_extras
 
 
@@ -122,15 +122,15 @@ def test_damaged_checkpoints_give_one_line_errors(tmp_path):
     del missing["memory"]
     np.savez(tmp_path / "missing.npz", **missing)
     with pytest.raises(CheckpointError, match="lacks memory"):
-        Trainer.load(tmp_path / "missing.npz", corpus)
+        load_checkpoint(tmp_path / "missing.npz", corpus)
     bad_hprev = dict(arrays, hprev=np.zeros(3))
     np.savez(tmp_path / "hprev.npz", **bad_hprev)
     with pytest.raises(CheckpointError, match="hidden state of the wrong size"):
-        Trainer.load(tmp_path / "hprev.npz", corpus)
+        load_checkpoint(tmp_path / "hprev.npz", corpus)
     bad_position = dict(arrays, position=np.array(10**9))
     np.savez(tmp_path / "pos.npz", **bad_position)
     with pytest.raises(CheckpointError, match="impossible here"):
-        Trainer.load(tmp_path / "pos.npz", corpus)
+        load_checkpoint(tmp_path / "pos.npz", corpus)
 
 
 def test_a_diverging_step_ends_a_run_as_divergence_even_with_a_nan_breakpoint():

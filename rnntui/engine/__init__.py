@@ -2,11 +2,11 @@
 
 Public API::
 
-    from rnntui.engine import Config, Corpus, Trainer
+    from rnntui.engine import Config, Corpus, Trainer, save_checkpoint, load_checkpoint
     trainer = Trainer(Corpus.from_path("input.txt"), Config(hidden_size=100))
     record = trainer.step()          # immutable StepRecord
     text = trainer.sample(200)       # never changes training
-    trainer.save("run.npz"); Trainer.load("run.npz", corpus)
+    save_checkpoint(trainer, "run.npz"); load_checkpoint("run.npz", corpus)
 
 This package imports no UI library.
 """

@@ -287,20 +287,6 @@ class Trainer:
         self.config = new
         return new
 
-    # --- checkpoints -----------------------------------------------------
-    def save(self, path) -> None:
-        """Write a checkpoint atomically (see checkpoint.py)."""
-        from .checkpoint import save_checkpoint
-
-        save_checkpoint(self, path)
-
-    @classmethod
-    def load(cls, path, corpus: Corpus) -> "Trainer":
-        """Load a checkpoint for ``corpus``; raises CheckpointError with a clear message."""
-        from .checkpoint import load_checkpoint
-
-        return load_checkpoint(path, corpus)
-
 
 def warm_up() -> None:
     """Compile every kernel a step uses (or load it from Numba's cache), on a tiny model.
