@@ -577,9 +577,7 @@ def _parsed(flag: str, text: str, T: int, H: int, vocab: Sequence[str], build) -
     try:
         intervention = build(text)
         intervention.check(_Dims(T, H, len(vocab)))
-    except _Malformed as err:
-        raise _bad_spec(flag, text, str(err), T, H) from None
-    except WhatIfError as err:
+    except (_Malformed, WhatIfError) as err:
         raise _bad_spec(flag, text, str(err), T, H) from None
     return intervention
 
