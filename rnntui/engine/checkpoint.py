@@ -1,11 +1,16 @@
-"""Checkpoints: one .npz written atomically, read back with allow_pickle=False."""
+"""Checkpoints: one .npz written atomically, read back with allow_pickle=False and checked array by array.
+
+A checkpoint is only ever written from a finite training state, and a file
+is only accepted if every array has the kind, shape and values a run can
+produce: anything else is refused at load with one line naming what is
+wrong, rather than failing (or silently training on garbage) later.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,27 +18,118 @@ import numpy as np
 from .config import Config
 from .corpus import Corpus
 from .errors import CheckpointError, ConfigError
+from .files import OutputError, write_atomically, write_rescue
 from .history import History
-from .model import Layout
+from .model import PARAM_NAMES, Layout
 from .trainer import Trainer, TrainerState
 
 FORMAT = "rnntui-checkpoint"
 VERSION = 1
+SUFFIX = ".npz"  # np.savez writes a zip archive of .npy files
+MAX_CODE_POINT = 0x10FFFF  # the vocabulary holds Unicode code points
 
 
-def save_checkpoint(trainer: Trainer, path, extra: dict[str, np.ndarray] | None = None) -> Path:
-    """Write ``trainer``'s full state to ``path`` (.npz) atomically.
+class NonFiniteStateError(CheckpointError):
+    """The trainer's state holds NaN or infinity, so nothing was saved.
 
-    The data go to a temporary file in the same folder, which is flushed,
-    synced and then renamed over ``path``: a crash leaves either the old file
-    or the new one, never half of one. ``extra`` adds named arrays (for
-    example breakpoints) under keys starting with ``extra_``.
+    ``nonfinite`` says what is not finite (e.g. "the parameters hold NaN
+    (Whh)"), ``path`` where the save was asked for. The caller decides what
+    to save instead (an earlier, finite state) or keeps the file it has.
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise CheckpointError(f"cannot save to {path}: folder {folder} does not exist; create it or choose another path")
+
+    def __init__(self, path, nonfinite: str) -> None:
+        super().__init__(
+            f"not saving {path}: {nonfinite}, so the run has diverged; save an iteration before the divergence"
+        )
+        self.path = path
+        self.nonfinite = nonfinite
+
+    def __reduce__(self):
+        return (self.__class__, (self.path, self.nonfinite))
+
+
+@dataclass(frozen=True)
+class _Field:
+    """What one stored array must be: its description in messages, dtype kinds and number of dimensions."""
+
+    what: str
+    kinds: str  # NumPy dtype kinds allowed: f real float, i/u integer, U text
+    ndim: int
+
+
+_FIELDS = {
+    "format": _Field("the format name", "U", 0),
+    "version": _Field("the format version", "iu", 0),
+    "params": _Field("the parameters", "f", 1),
+    "memory": _Field("the Adagrad memory", "f", 1),
+    "hprev": _Field("the carried hidden state", "f", 1),
+    "position": _Field("the data position", "iu", 0),
+    "iteration": _Field("the iteration count", "iu", 0),
+    "smooth_loss": _Field("the smooth loss", "f", 0),
+    "config": _Field("the configuration", "U", 0),
+    "vocab": _Field("the vocabulary", "iu", 1),
+    "fingerprint": _Field("the corpus fingerprint", "U", 0),
+    "corpus_name": _Field("the corpus name", "U", 0),
+    "corpus_length": _Field("the corpus length", "iu", 0),
+    "history_loss": _Field("the loss history", "f", 1),
+    "history_smooth": _Field("the smooth-loss history", "f", 1),
+    "history_grad": _Field("the gradient-norm history", "f", 2),
+    "history_clipped": _Field("the clipped-norm history", "f", 2),
+    "history_event_iter": _Field("the event iterations", "iu", 1),
+    "history_event_text": _Field("the event texts", "U", 1),
+}
+
+REQUIRED = ("params", "memory", "hprev", "position", "iteration", "smooth_loss", "config", "vocab",
+            "fingerprint", "history_loss", "history_smooth", "history_grad", "history_clipped")
+_NORM_HISTORIES = ("history_grad", "history_clipped")  # (n, 5) norms: may overflow to +inf, never NaN
+_LOSS_HISTORIES = ("history_loss", "history_smooth")  # (n,) must be finite, like the smooth loss
+
+
+# --- what is not finite ------------------------------------------------------------------
+
+
+def _nonfinite_words(values: np.ndarray) -> str:
+    """"NaN", "infinity" or "NaN and infinity": what non-finite values ``values`` holds."""
+    has_nan, has_inf = bool(np.isnan(values).any()), bool(np.isinf(values).any())
+    return " and ".join(word for word, present in (("NaN", has_nan), ("infinity", has_inf)) if present)
+
+
+def _flat_problem(subject: str, flat: np.ndarray, layout: Layout) -> str | None:
+    """'the parameters hold NaN (Whh)' when some of the named parts of ``flat`` are not finite, else None."""
+    views = layout.views(flat)
+    bad = [name for name in PARAM_NAMES if not np.isfinite(views[name]).all()]
+    if not bad:
+        return None
+    return f"{subject} {_nonfinite_words(flat[~np.isfinite(flat)])} ({', '.join(bad)})"
+
+
+def _state_problem(params: np.ndarray, memory: np.ndarray, hprev: np.ndarray, smooth_loss: float,
+                   layout: Layout) -> str | None:
+    """The first part of a training state that is not finite, in words, or None when all is finite."""
+    for subject, flat in (("the parameters hold", params), ("the Adagrad memory holds", memory)):
+        problem = _flat_problem(subject, flat, layout)
+        if problem:
+            return problem
+    if not np.isfinite(hprev).all():
+        return f"the carried hidden state holds {_nonfinite_words(hprev[~np.isfinite(hprev)])}"
+    if not np.isfinite(smooth_loss):
+        return f"the smooth loss is {'NaN' if np.isnan(smooth_loss) else 'infinite'}"
+    return None
+
+
+# --- saving --------------------------------------------------------------------------------
+
+
+def checkpoint_arrays(trainer: Trainer, extra: dict[str, np.ndarray] | None = None, path="checkpoint") -> dict[str, np.ndarray]:
+    """Every array a checkpoint of ``trainer`` holds; raises NonFiniteStateError for a non-finite state.
+
+    ``extra`` adds named arrays (for example breakpoints) under keys
+    starting with ``extra_``. ``path`` only names the file in the message.
+    """
     state = trainer.state()
+    problem = _state_problem(state.params, state.memory, state.hprev, state.smooth_loss, trainer.layout)
+    if problem:
+        raise NonFiniteStateError(path, problem)
     arrays: dict[str, np.ndarray] = {
         "format": np.array(FORMAT),
         "version": np.array(VERSION),
@@ -52,31 +148,65 @@ def save_checkpoint(trainer: Trainer, path, extra: dict[str, np.ndarray] | None 
     arrays.update(trainer.history.to_arrays())
     for key, value in (extra or {}).items():
         arrays[f"extra_{key}"] = np.asarray(value)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    return arrays
+
+
+def _npz_writer(arrays: dict[str, np.ndarray]):
+    return lambda fh: np.savez(fh, **arrays)
+
+
+def save_checkpoint(trainer: Trainer, path, extra: dict[str, np.ndarray] | None = None) -> Path:
+    """Write ``trainer``'s full state to ``path`` (.npz) atomically; return ``path``.
+
+    The data go to a temporary file beside the final file (through symbolic
+    links), which is synced and then renamed over it: a crash leaves either
+    the old file or the new one, never half of one. Raises
+    NonFiniteStateError (nothing written) for a state holding NaN or
+    infinity, and OutputError when the file cannot be written.
+    """
+    arrays = checkpoint_arrays(trainer, extra, path)
+    return write_atomically(path, _npz_writer(arrays), what="checkpoint")
+
+
+def save_checkpoint_with_fallback(trainer: Trainer, path, extra: dict[str, np.ndarray] | None = None) -> tuple[Path, str | None]:
+    """Save like :func:`save_checkpoint`; if ``path`` cannot be written, save a rescue copy instead.
+
+    Returns ``(written_path, problem)``: ``(path, None)`` when ``path`` was
+    written, else the new rescue file (``<name>.rescue-<timestamp>.npz``
+    beside the target, else in the home folder, else in the temporary
+    folder; never overwriting a file) and the one-line reason ``path``
+    failed. Raises NonFiniteStateError for a non-finite state, and
+    OutputError only when no rescue folder takes the file either.
+    """
+    writer = _npz_writer(checkpoint_arrays(trainer, extra, path))
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes it private; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        return write_atomically(path, writer, what="checkpoint"), None
+    except OutputError as err:
+        problem = str(err)
+    return write_rescue(path, writer, suffix=SUFFIX), problem
 
 
-def _read_umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
+# --- loading -------------------------------------------------------------------------------
 
 
-_FILE_MODE = 0o666 & ~_read_umask()  # what a new ordinary file gets (read once, at import)
+def _refuse(path, problem: str) -> CheckpointError:
+    return CheckpointError(f"{path}: {problem}; use an intact checkpoint")
+
+
+def _expected_words(field: _Field) -> str:
+    noun = {"f": "real float", "iu": "integer", "U": "string"}[field.kinds]
+    return f"one {noun}" if field.ndim == 0 else f"a {field.ndim}-D array of {noun}s"
+
+
+def _check_field(path, key: str, arr: np.ndarray) -> None:
+    """Refuse an array whose dtype kind or number of dimensions is not what ``key`` holds."""
+    field = _FIELDS[key]
+    if arr.dtype.kind not in field.kinds or arr.ndim != field.ndim:
+        raise _refuse(path, f"{field.what} ({key}) is {arr.dtype} with shape {arr.shape}, not {_expected_words(field)}")
 
 
 def read_checkpoint(path) -> dict[str, np.ndarray]:
-    """All arrays of a checkpoint file, validated as ours; raises CheckpointError."""
+    """All arrays of a checkpoint file, checked to be ours (format and version); raises CheckpointError."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint; check the path given to --resume")
@@ -93,53 +223,119 @@ def read_checkpoint(path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path} cannot be read as a checkpoint ({err}); give a file written by --save or ctrl+s") from None
     if "format" not in arrays or str(arrays["format"]) != FORMAT:
         raise CheckpointError(f"{path} is not an rnntui checkpoint; give a file written by --save or ctrl+s")
+    if "version" not in arrays:
+        raise CheckpointError(f"{path} lacks version; it is damaged or incomplete, use an intact checkpoint")
+    _check_field(path, "version", arrays["version"])
     if int(arrays["version"]) != VERSION:
         raise CheckpointError(f"{path} is checkpoint version {int(arrays['version'])}; this rnntui reads version {VERSION}")
     return arrays
 
 
-REQUIRED = ("params", "memory", "hprev", "position", "iteration", "smooth_loss", "config", "vocab",
-            "fingerprint", "history_loss", "history_smooth", "history_grad", "history_clipped")
-
-
 def load_checkpoint(path, corpus: Corpus) -> Trainer:
-    """A Trainer restored from ``path`` for ``corpus`` (same vocabulary required)."""
+    """A Trainer restored from ``path`` for ``corpus`` (same vocabulary required).
+
+    Every array is checked before use; a damaged one raises CheckpointError
+    with one line naming it.
+    """
     arrays = read_checkpoint(path)
     missing = [key for key in REQUIRED if key not in arrays]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is damaged or incomplete, use an intact checkpoint")
+    for key in _FIELDS:
+        if key in arrays:
+            _check_field(path, key, arrays[key])
     try:
         return _restore(path, arrays, corpus)
     except (KeyError, ValueError, TypeError, IndexError) as err:
         raise CheckpointError(f"{path} holds inconsistent data ({err}); use an intact checkpoint") from None
 
 
-def _restore(path, arrays: dict[str, np.ndarray], corpus: Corpus) -> Trainer:
-    """Build the Trainer from validated arrays; raises CheckpointError on inconsistent contents."""
-    vocab = "".join(chr(int(c)) for c in arrays["vocab"])
-    if vocab != "".join(corpus.vocab):
-        missing = sorted(set(vocab) ^ set(corpus.vocab))
+def _check_vocab(path, codes: np.ndarray, corpus: Corpus) -> None:
+    """The checkpoint's vocabulary must be the corpus's, character for character, in the same order."""
+    if codes.size and (codes.min() < 0 or codes.max() > MAX_CODE_POINT):
+        raise _refuse(path, "the vocabulary holds numbers that are not Unicode characters")
+    vocab = "".join(chr(int(c)) for c in codes)
+    wanted = "".join(corpus.vocab)
+    if vocab == wanted:
+        return
+    differing = sorted(set(vocab) ^ set(corpus.vocab))
+    if differing:
         raise CheckpointError(
             f"{path} was trained on another vocabulary ({len(vocab)} characters; the corpus "
-            f"{corpus.name} has {corpus.vocab_size}, differing in {''.join(missing)[:20]!r}); "
+            f"{corpus.name} has {corpus.vocab_size}, differing in {''.join(differing)[:20]!r}); "
             f"resume with the corpus it was saved from"
         )
+    if len(vocab) != len(wanted):
+        raise _refuse(path, "the vocabulary lists some characters more than once")
+    raise CheckpointError(
+        f"{path} has the same {len(vocab)} characters as the corpus {corpus.name} but in a different order, "
+        f"so its indices would mean other characters; it is damaged or not written by this rnntui: "
+        f"use an intact checkpoint or start a new run without --resume"
+    )
+
+
+def _read_config(path, text: str) -> Config:
     try:
-        config = Config.from_dict(json.loads(str(arrays["config"])))
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError(f"a JSON {type(values).__name__}, not an object")
+        return Config.from_dict(values)
     except (ValueError, TypeError, ConfigError) as err:
         raise CheckpointError(f"{path} holds an invalid configuration ({err}); use an intact checkpoint") from None
-    trainer = Trainer(corpus, config)
-    layout = Layout(corpus.vocab_size, config.hidden_size)
-    if arrays["params"].shape != (layout.size,) or arrays["memory"].shape != (layout.size,):
-        raise CheckpointError(f"{path} has parameters of the wrong size; use an intact checkpoint")
-    if arrays["hprev"].shape != (config.hidden_size,):
-        raise CheckpointError(f"{path} has a carried hidden state of the wrong size; use an intact checkpoint")
+
+
+def _check_sizes(path, arrays: dict[str, np.ndarray], layout: Layout, corpus: Corpus) -> None:
+    """Position and iteration are possible, array sizes fit the model, the histories have one row per iteration."""
     position, iteration = int(arrays["position"]), int(arrays["iteration"])
     if not (0 <= position < len(corpus)) or iteration < 0:
         raise CheckpointError(f"{path} has position {position} and iteration {iteration}, impossible here; use an intact checkpoint")
+    if arrays["params"].shape != (layout.size,) or arrays["memory"].shape != (layout.size,):
+        raise CheckpointError(f"{path} has parameters of the wrong size; use an intact checkpoint")
+    if arrays["hprev"].shape != (layout.hidden_size,):
+        raise CheckpointError(f"{path} has a carried hidden state of the wrong size; use an intact checkpoint")
     n = len(arrays["history_loss"])
-    if any(len(arrays[key]) != n for key in ("history_smooth", "history_grad", "history_clipped")):
+    if len(arrays["history_smooth"]) != n or any(arrays[k].shape != (n, len(PARAM_NAMES)) for k in _NORM_HISTORIES):
         raise CheckpointError(f"{path} has loss histories of different lengths; use an intact checkpoint")
+    if iteration != n:
+        raise _refuse(path, f"the iteration count {iteration} disagrees with the {n} rows of the loss history (one per iteration)")
+    events = [arrays[k] for k in ("history_event_iter", "history_event_text") if k in arrays]
+    if len(events) == 1 or (len(events) == 2 and len(events[0]) != len(events[1])):
+        raise _refuse(path, "the event iterations and texts do not pair up")
+
+
+def _first_row(mask: np.ndarray) -> int:
+    """The first row index where ``mask`` (rows, or rows x columns) is True."""
+    return int(np.flatnonzero(mask.reshape(len(mask), -1).any(axis=1))[0])
+
+
+def _check_values(path, arrays: dict[str, np.ndarray], layout: Layout) -> None:
+    """Values a run can produce: finite state, non-negative memory, tanh's range, finite histories."""
+    problem = _state_problem(arrays["params"], arrays["memory"], arrays["hprev"], float(arrays["smooth_loss"]), layout)
+    if problem:
+        raise _refuse(path, problem)
+    negative = [name for name, part in layout.views(arrays["memory"]).items() if (part < 0).any()]
+    if negative:
+        raise _refuse(path, f"the Adagrad memory is negative in {', '.join(negative)} (it is a sum of squares)")
+    if (np.abs(arrays["hprev"]) > 1).any():
+        raise _refuse(path, "the carried hidden state lies outside [-1, 1], the range of tanh")
+    for key in _LOSS_HISTORIES:
+        bad = ~np.isfinite(arrays[key])
+        if bad.any():
+            raise _refuse(path, f"{_FIELDS[key].what} holds {_nonfinite_words(arrays[key][bad])} at iteration {_first_row(bad)}")
+    for key in _NORM_HISTORIES:
+        bad = np.isnan(arrays[key]) | (arrays[key] < 0)
+        if bad.any():
+            raise _refuse(path, f"{_FIELDS[key].what} holds NaN or a negative norm at iteration {_first_row(bad)}")
+
+
+def _restore(path, arrays: dict[str, np.ndarray], corpus: Corpus) -> Trainer:
+    """Check the arrays against ``corpus`` and build the Trainer; raises CheckpointError on bad contents."""
+    _check_vocab(path, arrays["vocab"], corpus)
+    config = _read_config(path, str(arrays["config"]))
+    layout = Layout(corpus.vocab_size, config.hidden_size)
+    _check_sizes(path, arrays, layout, corpus)  # before any allocation sized by the (possibly damaged) config
+    _check_values(path, arrays, layout)
+    trainer = Trainer(corpus, config)
     state = TrainerState(
         params=np.array(arrays["params"], dtype=np.float64),
         memory=np.array(arrays["memory"], dtype=np.float64),

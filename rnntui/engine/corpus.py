@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CorpusError
+from .files import kind_of_mode
 
-_CHUNK = 1 << 20  # bytes decoded at a time on the general path (1 MiB)
+MAX_CORPUS_BYTES = 1 << 30  # a corpus file may hold at most this many bytes unless the caller raises it (1 GiB)
+_CHUNK = 1 << 20  # bytes decoded at a time on the general path, and read at a time from a pipe (1 MiB)
 _COUNT_CHUNK = 1 << 20  # elements counted at a time (np.bincount copies its input to intp)
 _N_CODEPOINTS = 0x110000  # every Unicode code point
 
@@ -56,18 +58,20 @@ class Corpus:
         return cls._make(name, vocab, data, hashlib.sha256(utf8).hexdigest())
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], encoding: str = "utf-8") -> "Corpus":
-        """Read and encode a text file.
+    def from_path(
+        cls, path: str | os.PathLike[str], encoding: str = "utf-8", max_bytes: int = MAX_CORPUS_BYTES
+    ) -> "Corpus":
+        """Read and encode a text file (or what a pipe sends) of at most ``max_bytes`` bytes.
 
         Raises :class:`CorpusError` (one line naming the problem and the fix)
-        for a missing path, a directory, an unreadable, empty, binary or
-        one-character file, an unknown encoding, or bytes that are not valid in
-        ``encoding``.
+        for a missing path, a directory, a device or socket, more than
+        ``max_bytes`` bytes, an unreadable, empty, binary or one-character
+        file, an unknown encoding, or bytes that are not valid in ``encoding``.
         """
         path = Path(path)
         name = path.name or str(path)
         codec = _lookup_codec(encoding)
-        raw = _read_bytes(path)
+        raw = _read_bytes(path, max_bytes)
         if len(raw) == 0:
             raise CorpusError(f"{path} is empty; a corpus needs at least 2 characters of text")
         _check_byte_order_mark(path, raw, codec)
@@ -161,6 +165,11 @@ def _check_length(label: str, n: int) -> None:
         raise CorpusError(f"{label} has only 1 character; a corpus needs at least 2 characters of text")
 
 
+def check_encoding(encoding: str) -> str:
+    """The canonical name of text encoding ``encoding``; CorpusError (as from_path gives) if there is none."""
+    return _lookup_codec(encoding).name
+
+
 def _lookup_codec(encoding: str) -> codecs.CodecInfo:
     try:
         codec = codecs.lookup(encoding)
@@ -171,13 +180,65 @@ def _lookup_codec(encoding: str) -> codecs.CodecInfo:
     return codec
 
 
-def _read_bytes(path: Path) -> bytes:
+def describe_size(n: int) -> str:
+    """``n`` bytes in words: "1 GiB", "512 KiB", "1,000 bytes"."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift:,} {unit}"
+    return f"{n:,} byte{'' if n == 1 else 's'}"
+
+
+def _too_large(path: Path, max_bytes: int, regular: bool) -> CorpusError:
+    how = "is larger than" if regular else "sends more than"
+    return CorpusError(f"{path} {how} {describe_size(max_bytes)}; raise the limit with --max-bytes")
+
+
+def _check_readable_kind(path: Path) -> bool:
+    """Refuse anything but a regular file or a FIFO (a device may never end); return True for a regular file."""
+    kind = kind_of_mode(path.stat().st_mode)
+    if kind not in ("regular file", "FIFO"):
+        raise CorpusError(f"{path} is a {kind}, not a text file; give a regular file (or a pipe)")
+    return kind == "regular file"
+
+
+def _read_at_most(fh, first_read: int, max_bytes: int, path: Path, regular: bool) -> bytes:
+    """All bytes of ``fh`` (a raw, unbuffered file), refusing more than ``max_bytes``.
+
+    The first read asks for ``first_read`` bytes (a regular file's size plus
+    one: the whole file in one call, and its end seen by the next); then a
+    chunk at a time, so a pipe that sends more is refused at the limit.
+    """
+    chunks = []
+    total = 0
+    want = first_read
+    while True:
+        chunk = fh.read(min(want, max_bytes + 1 - total))
+        if not chunk:
+            return b"".join(chunks)  # one chunk (a regular file) is returned as is, not copied
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > max_bytes:
+            raise _too_large(path, max_bytes, regular)
+        want = _CHUNK
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
+        raise CorpusError(f"the corpus size limit must be a whole number of bytes above 0, got {max_bytes!r}; "
+                          f"set --max-bytes to a larger number")
     if not path.exists():
         raise CorpusError(f"{path}: no such file; check the path (run without a FILE to use the built-in corpus)")
     if path.is_dir():
         raise CorpusError(f"{path} is a directory; give a text file inside it")
     try:
-        return path.read_bytes()
+        regular = _check_readable_kind(path)
+        with open(path, "rb", buffering=0) as fh:
+            if not regular:
+                return _read_at_most(fh, _CHUNK, max_bytes, path, regular)
+            size = os.fstat(fh.fileno()).st_size  # of this very file: it may have changed since the check
+            if size > max_bytes:
+                raise _too_large(path, max_bytes, regular)
+            return _read_at_most(fh, size + 1, max_bytes, path, regular)
     except PermissionError:
         raise CorpusError(f"{path}: permission denied; make the file readable") from None
     except OSError as err:
