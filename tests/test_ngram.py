@@ -130,7 +130,7 @@ def test_scoring_in_pieces_reads_the_context_before_each_piece(monkeypatch):
     text = markov_text(rng, 200, V, 12)
     models = fit_ngrams(train, V)
     loops = np.array([loop_target_probs(model, text) for model in models.models])
-    monkeypatch.setattr(ngram, "_CHUNK", 7)  # many internal pieces, each needing context from the one before
+    monkeypatch.setattr(ngram, "_PIECE", 7)  # many internal pieces, each needing context from the one before
     np.testing.assert_allclose(models.target_probs(text), loops, rtol=1e-13, atol=0)
     for start, stop in [(0, 3), (2, 9), (50, 51), (150, 199), (10, 10)]:
         np.testing.assert_allclose(models.target_probs(text, start, stop), loops[:, start:stop], rtol=1e-13, atol=0)

@@ -32,15 +32,15 @@ and scoring are a few sorts and binary searches per order, with no per-character
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
 from .record import frozen
 
 MAX_ORDER = 5  # orders 1..5 are fitted
-_CHUNK = 1 << 20  # positions scored at a time (bounds the temporaries of a long text)
+_PIECE = 1 << 20  # positions scored at a time (bounds the temporaries of a long text)
 _DENSE_KEYS_PER_GRAM = 2  # count with a dense table when the key space is at most this many keys per gram
 
 
@@ -115,7 +115,7 @@ def _count_keys(keys: np.ndarray, key_space: int) -> tuple[np.ndarray, np.ndarra
     return distinct, ranks.reshape(-1), counts  # (NumPy 2.0.0 gave the inverse another shape)
 
 
-def fit_ngrams(indices: np.ndarray, vocab_size: int, max_order: int = MAX_ORDER) -> "NgramModels":
+def fit_ngrams(indices: np.ndarray, vocab_size: int, max_order: int = MAX_ORDER) -> NgramModels:
     """Fit the k-gram models k = 1..max_order on a training text of vocabulary indices.
 
     ``indices`` may be empty (every model is then uniform); characters of the vocabulary
@@ -150,11 +150,11 @@ class NgramModels:
         return len(self.tables)
 
     @property
-    def models(self) -> tuple["NgramModel", ...]:
+    def models(self) -> tuple[NgramModel, ...]:
         """The models of orders 1..max_order."""
         return tuple(NgramModel(self, k) for k in range(1, self.max_order + 1))
 
-    def model(self, order: int) -> "NgramModel":
+    def model(self, order: int) -> NgramModel:
         """The k-gram model of order ``order`` (1 = unigram)."""
         if not 1 <= order <= self.max_order:
             raise ValueError(f"order must lie in 1..{self.max_order}, got {order}")
@@ -166,36 +166,38 @@ class NgramModels:
         Row k - 1 is the k-gram model. The context before ``start`` is read from
         ``indices``, so scoring a text in pieces gives the same numbers as scoring it whole.
         """
-        return self._target_probs(indices, start, stop, self.max_order)
+        return self._target_probs(indices, start, stop, self.max_order, slice(None))
 
     def bpc(self, indices: np.ndarray) -> tuple[float, ...]:
         """Bits per character of a text (at least 2 characters) under each order, 1..max_order."""
         return tuple(self._bpc(indices, self.max_order).tolist())
 
-    def _target_probs(self, indices: np.ndarray, start: int, stop: int | None, top_order: int) -> np.ndarray:
+    def _target_probs(self, indices: np.ndarray, start: int, stop: int | None, top_order: int, rows: int | slice) -> np.ndarray:
+        """Row(s) ``rows`` (order - 1) of the probabilities of t = start..stop-1."""
         start, stop = _position_range(len(indices), start, stop)
-        parts = [probs for _, probs in self._chunks(indices, start, stop, top_order)]
+        # copies, so that the other orders of each piece are freed
+        parts = [probs[rows].copy() for probs in self._pieces(indices, start, stop, top_order)]
         if not parts:
-            return np.empty((top_order, 0))
-        return np.concatenate(parts, axis=1)
+            return np.empty((top_order, 0))[rows]
+        return np.concatenate(parts, axis=-1)
 
     def _bpc(self, indices: np.ndarray, top_order: int) -> np.ndarray:
         n = len(indices) - 1  # positions that predict a character
         if n < 1:
             raise ValueError("bits per character needs a text of at least 2 characters")
         bits = np.zeros(top_order)
-        for _, probs in self._chunks(indices, 0, n, top_order):
+        for probs in self._pieces(indices, 0, n, top_order):
             bits += -np.log2(probs).sum(axis=1)
         return bits / n
 
-    def _chunks(self, indices: np.ndarray, start: int, stop: int, top_order: int) -> Iterator[tuple[int, np.ndarray]]:
-        """(first t, (top_order, n) probabilities) for t in start..stop-1, a bounded piece at a time."""
+    def _pieces(self, indices: np.ndarray, start: int, stop: int, top_order: int) -> Iterator[np.ndarray]:
+        """(top_order, n) probabilities of orders 1..top_order for t = start..stop-1, a bounded piece at a time."""
         reach = max(top_order - 2, 0)  # characters of context before x_t the top order reads
-        for first in range(start, stop, _CHUNK):
-            last = min(first + _CHUNK, stop)
+        for first in range(start, stop, _PIECE):
+            last = min(first + _PIECE, stop)
             lo = max(first - reach, 0)
             piece = as_indices(indices[lo : last + 1], self.vocab_size)  # x_lo .. x_last
-            yield first, self._score_piece(piece, top_order)[:, first - lo :]
+            yield self._score_piece(piece, top_order)[:, first - lo :]
 
     def _score_piece(self, text: np.ndarray, top_order: int) -> np.ndarray:
         """(top_order, L - 1) P_m(x_{t+1} | context) for t = 0..L-2, contexts cut at the text's start."""
@@ -265,7 +267,7 @@ class NgramModel:
 
     def target_probs(self, indices: np.ndarray, start: int = 0, stop: int | None = None) -> np.ndarray:
         """(stop - start,) p_t(x_{t+1}) for t = start..stop-1 (default: every t = 0..M-2)."""
-        return self.fitted._target_probs(indices, start, stop, self.order)[self.order - 1]
+        return self.fitted._target_probs(indices, start, stop, self.order, self.order - 1)
 
     def bpc(self, indices: np.ndarray) -> float:
         """Bits per character of a text of at least 2 characters: mean of -log2 p_t(x_{t+1})."""
