@@ -26,8 +26,10 @@ order t + 2. Bits per character is the mean of -log2 p_t(x_{t+1}) over t = 0 .. 
 
 Storage: a gram of m characters is keyed by (id of its first m - 1 characters) * V + its
 last character, where the id of a gram is its rank among the distinct grams of its
-length; keys are counted with np.unique and looked up with np.searchsorted, so fitting
-and scoring are a few sorts and binary searches per order, with no per-character Python.
+length; keys are counted with a dense np.bincount where the key range is small (low
+orders) and np.unique elsewhere, and looked up with np.searchsorted, so fitting and
+scoring are a few counting passes, sorts and binary searches per order, with no
+per-character Python.
 """
 
 from __future__ import annotations
