@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -275,6 +276,8 @@ def test_a_non_finite_state_is_not_saved_and_the_old_file_is_kept(tmp_path, dive
     subject, names = expected_nonfinite(diverged)
     assert err.value.nonfinite.startswith(subject) and all(name in err.value.nonfinite for name in names)
     assert err.value.nonfinite in message
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is NonFiniteStateError and str(again) == message and again.nonfinite == err.value.nonfinite
     with pytest.raises(NonFiniteStateError):
         save_checkpoint_with_fallback(diverged, path)
     assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
 import re
 import stat
 import tempfile
@@ -255,6 +256,15 @@ def test_the_log_on_a_full_device_fails_at_the_first_write_and_closes_quietly():
     log.close()
 
 
+def test_an_output_error_keeps_its_parts_and_survives_pickling(tmp_path):
+    with pytest.raises(OutputError) as err:
+        check_writable(tmp_path / "no" / "run.npz", "--save")
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is OutputError and str(again) == str(err.value)
+    assert (again.problem, again.hint) == (err.value.problem, err.value.hint)
+    assert str(err.value) == f"{err.value.problem}; {err.value.hint}" and "does not exist" in err.value.problem
+
+
 def test_a_log_that_cannot_be_opened_is_one_line(tmp_path):
     with pytest.raises(OutputError) as err:
         LineLog(tmp_path / "no" / "m.jsonl")
@@ -322,6 +332,7 @@ def test_a_folder_that_became_unwritable_sends_the_checkpoint_home(tmp_path, sma
     written, problem = save_checkpoint_with_fallback(trained(small_trainer), path, extra={"note": np.array("x")})
     assert written.parent == home and RESCUE_NAME.fullmatch(written.name)
     assert "\n" not in problem and str(path) in problem and os.strerror(errno.EACCES) in problem
+    assert "choose another path" not in problem  # the advice is moot once the checkpoint is rescued
     monkeypatch.undo()
     resumed = load_checkpoint(written, small_trainer.corpus)
     assert resumed.iteration == 3 and str(resumed.checkpoint_extras["note"]) == "x"
@@ -350,6 +361,14 @@ def test_a_rescue_never_overwrites_a_file(tmp_path, small_trainer, home, monkeyp
     monkeypatch.undo()
     assert written == tmp_path / "run.rescue-20240101-000000-1.npz" and saved_iteration(written) == 1
     assert taken.read_bytes() == b"keep"
+
+
+def test_a_save_aimed_at_a_device_is_rescued_home_not_beside_the_device(tmp_path, small_trainer, home):
+    fifo = tmp_path / "pipe"  # a FIFO stands in for a device: a save aimed at either must not land in its folder
+    os.mkfifo(fifo)
+    written, problem = save_checkpoint_with_fallback(trained(small_trainer, 1), fifo)
+    assert written.parent == home and written.name.startswith("pipe.rescue-") and written.suffix == ".npz"
+    assert "FIFO" in problem and stat.S_ISFIFO(os.stat(fifo).st_mode) and sorted(os.listdir(tmp_path)) == ["home", "pipe"]
 
 
 def test_the_last_resort_is_the_temporary_folder_then_a_one_line_error(tmp_path, small_trainer, home, monkeypatch):

@@ -38,9 +38,10 @@ class NonFiniteStateError(CheckpointError):
     """
 
     def __init__(self, path, nonfinite: str) -> None:
-        super().__init__(
-            f"not saving {path}: {nonfinite}, so the run has diverged; save an iteration before the divergence"
-        )
+        problem = f"not saving {path}: {nonfinite}, so the run has diverged"
+        hint = "save an iteration before the divergence"
+        super().__init__(f"{problem}; {hint}")
+        self.problem, self.hint = problem, hint  # the parts, as RnntuiError keeps them
         self.path = path
         self.nonfinite = nonfinite
 
@@ -175,14 +176,15 @@ def save_checkpoint_with_fallback(trainer: Trainer, path, extra: dict[str, np.nd
     written, else the new rescue file (``<name>.rescue-<timestamp>.npz``
     beside the target, else in the home folder, else in the temporary
     folder; never overwriting a file) and the one-line reason ``path``
-    failed. Raises NonFiniteStateError for a non-finite state, and
+    failed (without advice: e.g. "cannot write run.npz (No space left on
+    device)"). Raises NonFiniteStateError for a non-finite state, and
     OutputError only when no rescue folder takes the file either.
     """
     writer = _npz_writer(checkpoint_arrays(trainer, extra, path))
     try:
         return write_atomically(path, writer, what="checkpoint"), None
     except OutputError as err:
-        problem = str(err)
+        problem = err.problem  # without the advice: the rescue has already acted on it
     return write_rescue(path, writer, suffix=SUFFIX), problem
 
 

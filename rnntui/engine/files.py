@@ -19,8 +19,8 @@ import os
 import stat
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 from .errors import RnntuiError
@@ -30,7 +30,19 @@ _STREAM_KINDS = ("FIFO", "character device")  # accepted for a log when the call
 
 
 class OutputError(RnntuiError):
-    """An output file cannot be written where asked (missing folder, read-only, a device, disk full...)."""
+    """An output file cannot be written where asked (missing folder, read-only, a device, disk full...).
+
+    ``problem`` says what went wrong, ``hint`` what to do; ``str(error)`` is
+    both as one line.
+    """
+
+    def __init__(self, problem: str, hint: str | None = None) -> None:
+        super().__init__(problem if hint is None else f"{problem}; {hint}")
+        self.problem = problem
+        self.hint = hint
+
+    def __reduce__(self):
+        return (self.__class__, (self.problem, self.hint))
 
 
 def _read_umask() -> int:
@@ -79,7 +91,7 @@ def final_target(path: str | os.PathLike[str], what: str = "output") -> Path:
         return path
     target = Path(os.path.realpath(path))
     if target.is_symlink():  # realpath stops where a chain of links loops
-        raise OutputError(f"{what} {path} is a symbolic link that loops back on itself; give the path of a file")
+        raise OutputError(f"{what} {path} is a symbolic link that loops back on itself", "give the path of a file")
     return target
 
 
@@ -99,25 +111,25 @@ def check_writable(path: str | os.PathLike[str], what: str, streams_ok: bool = F
     folder = _folder(target)
     if not folder.is_dir():
         if target is path:
-            raise OutputError(f"{what} {path}: folder {folder} does not exist; create it or choose another path")
+            raise OutputError(f"{what} {path}: folder {folder} does not exist", "create it or choose another path")
         raise OutputError(
-            f"{what} {path} links to {target}, whose folder {folder} does not exist; create it or choose another path"
+            f"{what} {path} links to {target}, whose folder {folder} does not exist", "create it or choose another path"
         )
     kind = _file_kind(target)
     if kind == "directory":
-        raise OutputError(f"{what} {path} is a directory; give a file name")
+        raise OutputError(f"{what} {path} is a directory", "give a file name")
     if kind is not None and kind != "regular file":
         if streams_ok and kind in _STREAM_KINDS:
             return target
-        raise OutputError(f"{what} {path} is a {kind}, not a regular file; give the path of a file")
+        raise OutputError(f"{what} {path} is a {kind}, not a regular file", "give the path of a file")
     try:
         fd, probe = tempfile.mkstemp(prefix=".rnntui-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
         raise OutputError(
-            f"{what} {path}: cannot create files in {folder} ({err.strerror}); "
-            f"make the folder writable or choose another path"
+            f"{what} {path}: cannot create files in {folder} ({err.strerror})",
+            "make the folder writable or choose another path",
         ) from None
     return target
 
@@ -130,12 +142,12 @@ def check_distinct_outputs(save: str | os.PathLike[str] | None, log: str | os.Pa
     if not same and os.path.exists(save) and os.path.exists(log):
         same = os.path.samefile(save, log)
     if same:
-        raise OutputError(f"--save {save} and --log {log} are the same file; give them different paths")
+        raise OutputError(f"--save {save} and --log {log} are the same file", "give them different paths")
 
 
 def _write_error(path: Path, err: OSError) -> OutputError:
     reason = err.strerror or str(err)
-    return OutputError(f"cannot write {path} ({reason}); free some space, fix the permissions or choose another path")
+    return OutputError(f"cannot write {path} ({reason})", "free some space, fix the permissions or choose another path")
 
 
 def _sync_folder(folder: Path) -> None:
@@ -182,10 +194,10 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], N
     target = final_target(path, what)
     kind = _file_kind(target)
     if kind is not None and kind != "regular file":
-        raise OutputError(f"cannot write {what} {path}: it is a {kind}, not a regular file; choose another path")
+        raise OutputError(f"cannot write {what} {path}: it is a {kind}, not a regular file", "choose another path")
     folder = _folder(target)
     if not folder.is_dir():
-        raise OutputError(f"cannot save to {path}: folder {folder} does not exist; create it or choose another path")
+        raise OutputError(f"cannot write {what} {path}: folder {folder} does not exist", "create it or choose another path")
     try:
         _write_and_replace(target, write)
     except OSError as err:
@@ -194,12 +206,18 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], N
 
 
 def rescue_folders(path: str | os.PathLike[str]) -> list[Path]:
-    """Where a rescue copy of ``path`` may go, in order: beside its final target, home, the temporary folder."""
+    """Where a rescue copy of ``path`` may go, in order: beside its final target, home, the temporary folder.
+
+    Not beside a target that is a device or a FIFO: its folder (such as
+    /dev) is no place to keep a checkpoint.
+    """
     try:
-        beside = _folder(final_target(path))
+        target = final_target(path)
     except OutputError:
-        beside = _folder(Path(path))
-    folders = [beside, Path.home(), Path(tempfile.gettempdir())]
+        target = Path(path)
+    folders = [Path.home(), Path(tempfile.gettempdir())]
+    if _file_kind(target) in (None, "regular file"):
+        folders.insert(0, _folder(target))
     return [f for i, f in enumerate(folders) if f not in folders[:i]]
 
 
@@ -244,7 +262,7 @@ def write_rescue(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
             if claimed is not None:
                 claimed.unlink(missing_ok=True)
             failures.append(f"{folder} ({err.strerror or err})")
-    raise OutputError(f"cannot write {path} nor a rescue copy in {', '.join(failures)}; free some space and save again")
+    raise OutputError(f"cannot write {path} nor a rescue copy in {', '.join(failures)}", "free some space and save again")
 
 
 class LineLog:
@@ -264,7 +282,7 @@ class LineLog:
         try:
             self._file = open(self.path, "ab" if append else "wb", buffering=0)  # unbuffered: errors show at once
         except OSError as err:
-            raise OutputError(f"cannot write {what} {self.path} ({err.strerror}); choose another path") from None
+            raise OutputError(f"cannot write {what} {self.path} ({err.strerror})", "choose another path") from None
 
     def write_line(self, text: str) -> None:
         """Write ``text`` and a newline."""
@@ -278,7 +296,7 @@ class LineLog:
         except (OSError, ValueError) as err:  # ValueError: written after close
             reason = getattr(err, "strerror", None) or str(err)
             self._error = OutputError(
-                f"cannot write {self.what} {self.path} ({reason}); free some space or choose another path"
+                f"cannot write {self.what} {self.path} ({reason})", "free some space or choose another path"
             )
             raise self._error from None
 
@@ -290,7 +308,7 @@ class LineLog:
             self._file.close()
         except OSError as err:
             if self._error is None:
-                self._error = OutputError(f"cannot finish {self.what} {self.path} ({err.strerror}); check the disk")
+                self._error = OutputError(f"cannot finish {self.what} {self.path} ({err.strerror})", "check the disk")
                 raise self._error from None
 
     def __enter__(self) -> "LineLog":
