@@ -168,25 +168,25 @@ def int_of(arr):
 @pytest.mark.parametrize(
     "key, damage, words",
     [
-        ("params", complex_of, "parameters (params) is complex128"),
-        ("params", int_of, "parameters (params) is int64"),
-        ("memory", int_of, "Adagrad memory (memory) is int64"),
-        ("hprev", complex_of, "carried hidden state (hprev) is complex128"),
-        ("smooth_loss", int_of, "smooth loss (smooth_loss) is int64"),
-        ("smooth_loss", complex_of, "smooth loss (smooth_loss) is complex128"),
-        ("smooth_loss", lambda a: np.array([a]), "smooth loss (smooth_loss) is float64 with shape (1,), not one real float"),
-        ("history_loss", int_of, "loss history (history_loss) is int64"),
-        ("history_smooth", complex_of, "smooth-loss history (history_smooth) is complex128"),
-        ("history_grad", complex_of, "gradient-norm history (history_grad) is complex128"),
-        ("history_clipped", lambda a: a[:, 0], "clipped-norm history (history_clipped) is float32 with shape"),
-        ("iteration", lambda a: np.array(float(a)), "iteration count (iteration) is float64"),
-        ("iteration", lambda a: np.array([a, a]), "iteration count (iteration) is int64 with shape (2,)"),
-        ("position", lambda a: np.array(str(a)), "data position (position) is <U"),
-        ("vocab", lambda a: a.astype(np.float64), "vocabulary (vocab) is float64"),
-        ("config", lambda a: np.array([str(a)]), "configuration (config) is <U"),
-        ("fingerprint", lambda a: np.array(3), "corpus fingerprint (fingerprint) is int64"),
-        ("history_event_iter", lambda a: a.astype(np.float64), "event iterations (history_event_iter) is float64"),
-        ("params", lambda a: a > 0, "parameters (params) is bool"),
+        ("params", complex_of, "parameters (params) stored as complex128"),
+        ("params", int_of, "parameters (params) stored as int64"),
+        ("memory", int_of, "Adagrad memory (memory) stored as int64"),
+        ("hprev", complex_of, "carried hidden state (hprev) stored as complex128"),
+        ("smooth_loss", int_of, "smooth loss (smooth_loss) stored as int64"),
+        ("smooth_loss", complex_of, "smooth loss (smooth_loss) stored as complex128"),
+        ("smooth_loss", lambda a: np.array([a]), "smooth loss (smooth_loss) stored as float64 with shape (1,), not one real float"),
+        ("history_loss", int_of, "loss history (history_loss) stored as int64"),
+        ("history_smooth", complex_of, "smooth-loss history (history_smooth) stored as complex128"),
+        ("history_grad", complex_of, "gradient-norm history (history_grad) stored as complex128"),
+        ("history_clipped", lambda a: a[:, 0], "clipped-norm history (history_clipped) stored as float32 with shape"),
+        ("iteration", lambda a: np.array(float(a)), "iteration count (iteration) stored as float64"),
+        ("iteration", lambda a: np.array([a, a]), "iteration count (iteration) stored as int64 with shape (2,)"),
+        ("position", lambda a: np.array(str(a)), "data position (position) stored as <U"),
+        ("vocab", lambda a: a.astype(np.float64), "vocabulary (vocab) stored as float64"),
+        ("config", lambda a: np.array([str(a)]), "configuration (config) stored as <U"),
+        ("fingerprint", lambda a: np.array(3), "corpus fingerprint (fingerprint) stored as int64"),
+        ("history_event_iter", lambda a: a.astype(np.float64), "event iterations (history_event_iter) stored as float64"),
+        ("params", lambda a: a > 0, "parameters (params) stored as bool"),
     ],
 )
 def test_wrong_kinds_and_shapes_are_refused(tmp_path, good, corpus, key, damage, words):
@@ -195,7 +195,7 @@ def test_wrong_kinds_and_shapes_are_refused(tmp_path, good, corpus, key, damage,
 
 
 def test_a_version_that_is_not_an_integer_is_refused(tmp_path, good, corpus):
-    assert "format version (version) is <U1" in refusal(write(tmp_path, good, version=np.array("1")), corpus)
+    assert "format version (version) stored as <U1" in refusal(write(tmp_path, good, version=np.array("1")), corpus)
 
 
 def test_unpaired_events_are_refused(tmp_path, good, corpus):

@@ -204,7 +204,7 @@ def _check_field(path, key: str, arr: np.ndarray) -> None:
     """Refuse an array whose dtype kind or number of dimensions is not what ``key`` holds."""
     field = _FIELDS[key]
     if arr.dtype.kind not in field.kinds or arr.ndim != field.ndim:
-        raise _refuse(path, f"{field.what} ({key}) is {arr.dtype} with shape {arr.shape}, not {_expected_words(field)}")
+        raise _refuse(path, f"{field.what} ({key}) stored as {arr.dtype} with shape {arr.shape}, not {_expected_words(field)}")
 
 
 def read_checkpoint(path) -> dict[str, np.ndarray]:
