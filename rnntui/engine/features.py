@@ -161,7 +161,6 @@ class RegexFeature(Feature):
         self.pattern = pattern
         self.code_points = np.array([ord(ch) for ch in corpus.vocab], dtype=np.uint32)  # (V,)
         self.resume = 0  # where the scan continues (the end of the last match)
-        self.skip: tuple[int, int] | None = None  # an empty match at resume, which the scan must not find again
         self.marked_until = 0  # a match that ran past the last range marks up to here
 
     def _text(self, begin: int, end: int) -> str:
@@ -185,8 +184,6 @@ class RegexFeature(Feature):
             cut_short = False
             for match in self.pattern.finditer(text, self.resume - begin):
                 found = (match.start() + begin, match.end() + begin)
-                if found == self.skip:
-                    continue
                 if found[0] >= stop:
                     break
                 # a match at the piece's end (or before its last character, where $ matches
@@ -195,13 +192,12 @@ class RegexFeature(Feature):
                     cut_short = True
                     break
                 yield found
-                self.resume = found[1]
-                self.skip = found if found[0] == found[1] else None
+                self.resume = found[1]  # (a restart here may find an empty match again: it marks nothing)
             if not cut_short:
                 break
             end = min(end + (end - begin), N)
-        if self.resume < stop:  # no match starts in resume..stop-1: scanning on from stop is the same
-            self.resume, self.skip = stop, None
+        if self.resume < stop:  # no match starts in resume..stop-1: scanning on from stop finds the same
+            self.resume = stop
 
 
 def parse_features(names: Sequence[str]) -> tuple[str, ...]:
