@@ -7,6 +7,7 @@ import pytest
 
 from conftest import training_scale_params
 from rnntui.engine import Config, Corpus, RnntuiError, Trainer
+from rnntui.engine import corpus_pass
 from rnntui.engine.corpus_pass import PassCancelled, UnitError, recompute, run_pass
 
 TOLERANCE = 1e-9
@@ -80,12 +81,13 @@ def test_pass_equals_the_straightforward_loop(V, H, N, chunk_size):
     assert result.nats_per_char == pytest.approx(-log_probs.mean(), rel=TOLERANCE)
     assert result.bits_per_char == pytest.approx(-np.log2(probs[np.arange(N - 1), data[1:]]).mean(), rel=TOLERANCE)
     assert np.abs(result.final_state - hs[-1]).max() <= TOLERANCE
-    L = result.chunk_size
-    assert got.starts == list(range(0, N, L))
-    # boundary c is the state before position c * L: zeros, then h_{cL-1}
-    assert result.boundary_states.shape == (len(got.starts), H)
-    assert np.array_equal(result.boundary_states[0], np.zeros(H))
-    assert np.abs(result.boundary_states[1:] - hs[L - 1 : N - 1 : L]).max(initial=0) <= TOLERANCE
+    assert got.starts == list(range(0, N, result.chunk_size))
+    # state i is h before position i * E: zeros, then h_{iE-1}
+    E = result.state_every
+    assert E % result.chunk_size == 0
+    assert result.states.shape == (len(range(0, N, E)), H)
+    assert np.array_equal(result.states[0], np.zeros(H))
+    assert np.abs(result.states[1:] - hs[E - 1 : N - 1 : E]).max(initial=0) <= TOLERANCE
 
 
 def test_pass_of_hello_with_a_given_h0_and_chunk_edges_inside_the_text():
@@ -98,7 +100,7 @@ def test_pass_of_hello_with_a_given_h0_and_chunk_edges_inside_the_text():
         hs, log_probs, _ = oracle_pass(params, corpus.data, h0=h0)
         assert np.abs(got.joined("hs") - hs).max() <= TOLERANCE
         assert np.abs(got.joined("log_probs") - log_probs).max() <= TOLERANCE
-        assert np.array_equal(result.boundary_states[0], h0)
+        assert np.array_equal(result.states[0], h0)
         # a different h0 changes h_0, so the pass really starts from it
         assert np.abs(hs[0] - oracle_pass(params, corpus.data)[0][0]).max() > 1e-3
 
@@ -144,12 +146,14 @@ def test_indices_outside_the_vocabulary_are_refused():
 
 
 @pytest.mark.parametrize("start, stop", [(0, 1), (0, 40), (37, 38), (40, 41), (39, 121), (150, 239), (239, 240), (200, 200)])
-def test_region_recompute_is_exact(start, stop):
+def test_region_recompute_is_exact(monkeypatch, start, stop):
+    monkeypatch.setattr(corpus_pass, "STATE_SPACING", 90)  # a state kept every 80 characters (two chunks)
     V, H, N, L = 11, 10, 240, 40
     params = training_scale_params(V, H, seed=3)
     data = random_text(V, N, seed=4)
     got = Collector()
     result = run_pass(params, data, [got], chunk_size=L, ablate=2)
+    assert result.state_every == 80 and len(result.states) == 3
     region = recompute(result, start, stop, top_k=4)
     assert np.array_equal(region.hs, got.joined("hs")[start:stop])  # bit for bit
     hs, log_probs, probs = oracle_pass(params, data, ablate=2)
@@ -208,11 +212,12 @@ def test_a_pass_between_steps_leaves_training_bit_identical():
     assert np.array_equal(analysed.hprev, plain.hprev) and analysed.position == plain.position
 
 
-def test_what_a_pass_keeps_does_not_grow_with_the_chunk_count_beyond_one_state_each():
+def test_what_a_pass_keeps_is_one_state_per_state_spacing():
     V, H = 5, 16
     params = training_scale_params(V, H, seed=0)
-    data = random_text(V, 10_000, seed=0)
+    data = random_text(V, 300_000, seed=0)
     result = run_pass(params, data, chunk_size=1000)
-    assert result.boundary_states.shape == (10, H)
-    assert result.nbytes < 10 * H * 8 + 2 * (H * V * 3 + H * H + H + V) * 8
+    assert result.state_every == 65_000
+    assert result.states.shape == (5, H)
+    assert result.nbytes < 6 * H * 8 + 2 * (H * V * 3 + H * H + H + V) * 8
     assert result.data is data  # the text is referenced, not copied
