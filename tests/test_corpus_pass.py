@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -221,3 +223,25 @@ def test_what_a_pass_keeps_is_one_state_per_state_spacing():
     assert result.states.shape == (5, H)
     assert result.nbytes < 6 * H * 8 + 2 * (H * V * 3 + H * H + H + V) * 8
     assert result.data is data  # the text is referenced, not copied
+
+
+def test_the_worker_thread_changes_nothing_and_is_gone_after_a_pass_or_an_error():
+    V, H = 9, 20
+    params = training_scale_params(V, H, seed=8)
+    data = random_text(V, 5000, seed=9)
+    together, alone = Collector(), Collector()
+    first = run_pass(params, data, [together], chunk_size=333, with_probs=True)
+    second = run_pass(params, data, [alone], chunk_size=333, with_probs=True, overlap=False)
+    for name in ("hs", "log_probs", "probs"):
+        assert np.array_equal(together.joined(name), alone.joined(name))
+    assert first.nll_sum == second.nll_sum and np.array_equal(first.states, second.states)
+
+    def failing(chunk):
+        if chunk.start >= 999:
+            raise RuntimeError("consumer failed")
+
+    with pytest.raises(RuntimeError, match="consumer failed"):
+        run_pass(params, data, [failing], chunk_size=333)
+    with pytest.raises(PassCancelled):
+        run_pass(params, data, chunk_size=333, cancel=lambda: True)
+    assert not [t for t in threading.enumerate() if t.name.startswith("corpus-pass")]

@@ -104,17 +104,15 @@ def track_chunk(hs, start, level, low, high, mins, maxs, top_vals, top_pos, neg_
     K = top_vals.shape[1]
     for t in range(n):
         row = hs[t]
-        for i in range(H):
+        for i in range(H):  # no branch that depends on earlier rows: vectorised
             v = row[i]
-            if v < -level:
-                low[i] += 1
-            if v > level:
-                high[i] += 1
-            if v < mins[i]:
-                mins[i] = v
-            if v > maxs[i]:
-                maxs[i] = v
-            if K > 0:
+            low[i] += v < -level
+            high[i] += v > level
+            mins[i] = v if v < mins[i] else mins[i]
+            maxs[i] = v if v > maxs[i] else maxs[i]
+        if K > 0:
+            for i in range(H):  # after the first K rows an insertion is rare
+                v = row[i]
                 if v > top_vals[i, K - 1]:
                     _insert(top_vals[i], top_pos[i], v, start + t)
                 if -v > neg_vals[i, K - 1]:
