@@ -7,14 +7,14 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import training_scale_params
+from test_corpus_pass import oracle_pass
+
 from rnntui.engine import Config, Corpus, Trainer
 from rnntui.engine.analysis import analyze
 from rnntui.engine.corpus_pass import PassCancelled, UnitError, recompute
 from rnntui.engine.features import FEATURE_NAMES, FeatureError
 from rnntui.engine.units import context
-from test_corpus_pass import oracle_pass
 
 TEXT = '(define (f x) "hi")\n[1, 2, {3}]\nHello, World!\n' * 20
 

@@ -6,10 +6,9 @@ import threading
 
 import numpy as np
 import pytest
-
 from conftest import training_scale_params
-from rnntui.engine import Config, Corpus, RnntuiError, Trainer
-from rnntui.engine import corpus_pass
+
+from rnntui.engine import Config, Corpus, RnntuiError, Trainer, corpus_pass
 from rnntui.engine.corpus_pass import PassCancelled, UnitError, recompute, run_pass
 
 TOLERANCE = 1e-9

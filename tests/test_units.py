@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import training_scale_params
+from test_corpus_pass import oracle_pass
+
 from rnntui.engine import Corpus
 from rnntui.engine.corpus_pass import run_pass
 from rnntui.engine.units import Moments, UnitTracker, context, unit_contexts
-from test_corpus_pass import oracle_pass
 
 
 def test_moments_equal_numpy_over_uneven_batches():

@@ -5,11 +5,11 @@ For t = 0..N-1, from h_{-1} = h0 (zeros unless given), with no truncation and no
     h_t = tanh(Wxh[:, x_t] + Whh h_{t-1} + bh)        "the state after reading t"
     p_t = softmax(Why h_t + by)
 
-The text is processed in chunks of about a thousand characters (sized to stay in
-the L2 cache for the chunk's readers): a compiled loop
-computes the chunk's h_t (the recurrence is sequential), one BLAS product gives
-the logits of the whole chunk, and a compiled loop takes their softmax and
-ln p_t(x_{t+1}). Each consumer (unit statistics, features, evaluation, ablation
+The text is processed in chunks of about a thousand characters (sized to stay
+in the L2 cache for the chunk's readers): a compiled loop computes the chunk's
+h_t (the recurrence is sequential), one BLAS product gives the logits of the
+whole chunk, and a compiled loop takes their softmax and ln p_t(x_{t+1}). The
+next chunk's recurrence runs in a worker thread meanwhile. Each consumer (unit statistics, features, evaluation, ablation
 scans) is a callable that receives every :class:`Chunk` in order and keeps only
 what it streams, so the memory stays bounded whatever the text's length.
 
@@ -20,9 +20,9 @@ later by re-running from the nearest kept state before it.
 Arithmetic follows the straightforward loop: (Wxh[:, x] + Whh h) + bh, then
 p = exp(y) / sum(exp(y)) with no shift by the maximum (as training computes it:
 a diverged model gives NaN here exactly where a training step would), and
-ln p = log(p[x_{t+1}]). Only dot products and the softmax's sum are summed in
-another order (kernels.py), so results agree with that loop to about 1e-15 per
-step.
+ln p = log(p[x_{t+1}]). Only the dot products with Whh and Why and the softmax's
+sum are summed in another order, and tanh and exp are kernels.py's (within a few
+ulp of NumPy's), so results agree with that loop to about 1e-15 per step.
 """
 
 from __future__ import annotations

@@ -196,8 +196,8 @@ class RegexFeature(Feature):
             if not cut_short:
                 break
             end = min(end + (end - begin), N)
-        if self.resume < stop:  # no match starts in resume..stop-1: scanning on from stop finds the same
-            self.resume = stop
+        # no match starts in resume..stop-1, so scanning on from stop finds the same ones
+        self.resume = max(self.resume, stop)
 
 
 def parse_features(names: Sequence[str]) -> tuple[str, ...]:

@@ -108,7 +108,7 @@ def track_chunk(hs, start, level, low, high, mins, maxs, top_vals, top_pos, neg_
             v = row[i]
             low[i] += v < -level
             high[i] += v > level
-            mins[i] = v if v < mins[i] else mins[i]
+            mins[i] = v if v < mins[i] else mins[i]  # (written out: NaN never replaces an extreme)
             maxs[i] = v if v > maxs[i] else maxs[i]
         if K > 0:
             for i in range(H):  # after the first K rows an insertion is rare
