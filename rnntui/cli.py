@@ -23,33 +23,31 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TextIO
-
-import numpy as np
+from typing import Any, TextIO
 
 from rnntui import __version__
 from rnntui.engine import (
     PARAM_NAMES,
     BreakpointSet,
-    CheckpointError,
     Config,
+    ConfigError,
     Corpus,
-    GradCheckResult,
-    Pass,
     RnntuiError,
+    RunEnd,
+    RunResult,
+    Session,
+    Saved,
     StepRecord,
-    Trainer,
-    load_checkpoint,
-    gradcheck,
-    loss_and_grads,
+    open_session,
     parse_breakpoint,
-    save_checkpoint,
+    settings,
     use_one_blas_thread,
 )
+from rnntui.engine.config import adjustable_fields, structural_fields
+from rnntui.engine.errors import ResumeMismatch
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
-from rnntui.engine.session import stop_after
+from rnntui.engine.gradcheck import WindowCheck, check_window, take_window
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # training diverged, or the gradient check failed
@@ -58,25 +56,14 @@ EXIT_BREAKPOINT = 3  # a --break condition stopped the run
 EXIT_INTERRUPTED = 130  # Ctrl+C (128 + SIGINT, as shells report it)
 
 DEFAULT_ITERATIONS = 1000
-GRADCHECK_STEP = 1e-5
 PROGRESS_FALLBACK_EVERY = 100  # progress line interval when sample_every is 0
 BAR_REFRESH_SECONDS = 0.1  # the progress bar is redrawn at most ~10 times a second
 BAR_WIDTH = 24
 
-STRUCTURAL_FIELDS = ("hidden_size", "seq_length", "seed")  # fixed once a run has started
-ADJUSTABLE_FIELDS = ("learning_rate", "clip", "temperature", "sample_every", "sample_length")
 
-_DEFAULTS = Config()
-CONFIG_FLAGS: tuple[tuple[str, type, str, str], ...] = (
-    ("hidden_size", int, "H", f"neurons in the tanh layer (default {_DEFAULTS.hidden_size})"),
-    ("seq_length", int, "T", f"characters per truncated-BPTT window (default {_DEFAULTS.seq_length})"),
-    ("learning_rate", float, "LR", f"Adagrad step size (default {_DEFAULTS.learning_rate})"),
-    ("clip", float, "C", f"clip every gradient element to [-C, C] (default {_DEFAULTS.clip:g})"),
-    ("seed", int, "N", f"seed of the weight initialisation and sampler (default {_DEFAULTS.seed})"),
-    ("sample_every", int, "N", f"iterations between samples, 0 = never (default {_DEFAULTS.sample_every})"),
-    ("sample_length", int, "N", f"characters per sample (default {_DEFAULTS.sample_length})"),
-    ("temperature", float, "TEMP", f"sampling temperature (default {_DEFAULTS.temperature:g})"),
-)
+def flag(field: str) -> str:
+    """The command-line flag of a Config field: learning_rate -> --learning-rate."""
+    return "--" + field.replace("_", "-")
 
 
 # --- argument parsing ---------------------------------------------------------
@@ -106,15 +93,16 @@ def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     """FILE, one flag per Config field, --encoding, --resume and --break."""
     parser.add_argument("file", nargs="?", metavar="FILE", help="training text (default: the built-in corpus)")
     group = parser.add_argument_group("model and training")
-    for name, kind, metavar, help_text in CONFIG_FLAGS:
-        flag = "--" + name.replace("_", "-")
-        group.add_argument(flag, dest=name, type=kind, metavar=metavar, default=None, help=help_text)
+    defaults = Config()
+    for name, setting in settings():
+        help_text = f"{setting.help} (default {getattr(defaults, name):g})"
+        group.add_argument(flag(name), dest=name, type=setting.kind, metavar=setting.metavar, default=None, help=help_text)
     parser.add_argument("--encoding", default="utf-8", metavar="ENC", help="text encoding of FILE (default utf-8)")
     parser.add_argument(
         "--resume",
         metavar="CKPT",
-        help="continue from a checkpoint; --learning-rate, --clip, --temperature, --sample-every and "
-        "--sample-length may be changed, --hidden-size, --seq-length and --seed must match it",
+        help=f"continue from a checkpoint; {', '.join(flag(n) for n in adjustable_fields())} may be changed, "
+        f"{', '.join(flag(n) for n in structural_fields())} must match it",
     )
     parser.add_argument(
         "--break",
@@ -205,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             return _train_command(argv[1:])
         return _app_command(argv)
     except RnntuiError as err:
-        _error(str(err))
+        _error(explain(err))
         return EXIT_USAGE
     except KeyboardInterrupt:
         _error("interrupted")
@@ -213,6 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_FAILED
+
+
+def explain(err: RnntuiError) -> str:
+    """An engine error in the command line's words: a setting's advice names its flag."""
+    if isinstance(err, ResumeMismatch):
+        return (
+            f"{flag(err.field)} {err.given} differs from {err.checkpoint}, which was trained with {err.field} "
+            f"{err.saved}; drop {flag(err.field)} to resume, or start a new run without --resume"
+        )
+    if isinstance(err, ConfigError) and err.field is not None and err.wanted is not None:
+        return f"{err.problem}; set {flag(err.field)} to {err.wanted}"
+    return str(err)
 
 
 def _train_command(argv: list[str]) -> int:
@@ -225,34 +225,27 @@ def _train_command(argv: list[str]) -> int:
         _check_train_flags(parser, args)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    trainer = build_trainer(args)
-    if args.gradcheck:
-        return run_gradcheck(trainer, quiet=args.quiet)
-    breakpoints = build_breakpoints(trainer, args.breaks)
     _check_writable(args.save, "--save")
     _check_writable(args.log, "--log")
-    return run_training(trainer, args, breakpoints)
+    session = build_session(args)
+    if args.gradcheck:
+        return run_gradcheck(session, quiet=args.quiet)
+    return run_training(session, args)
 
 
 def _app_command(argv: list[str]) -> int:
-    """``rnntui [FILE]``: build the trainer, then hand over to the debugger UI."""
+    """``rnntui [FILE]``: open the session, then hand over to the debugger UI."""
     args = _parse(build_app_parser(), argv)
     if isinstance(args, int):
         return args
-    trainer = build_trainer(args)
-    validate_breakpoints(args.breaks)  # a typo fails here, before the UI opens
+    session = build_session(args)
     try:
         from rnntui.tui.app import run_app
     except ModuleNotFoundError as err:
         if err.name not in ("rnntui.tui.app", "textual"):
             raise
-        raise RnntuiError(f"the debugger UI is not available ({err}); use 'rnntui train' instead") from None
-    notices = [trainer.window_notice]
-    if args.resume is not None and not trainer.checkpoint_fingerprint_matches:
-        notices.append(f"{trainer.corpus.name} differs from the text {args.resume} was trained on "
-                       "(same characters); training continues on the new text")
-    notice = "; ".join(n for n in notices if n) or None
-    status = run_app(trainer, breakpoints=list(args.breaks), notice=notice, checkpoint=args.resume)
+        raise RnntuiError(f"the debugger UI is not available ({err})", "use 'rnntui train' instead") from None
+    status = run_app(session)
     return EXIT_OK if status is None else int(status)
 
 
@@ -297,39 +290,23 @@ def load_corpus(file: str | None, encoding: str) -> Corpus:
     return dataclasses.replace(corpus, name=f"{path.name} (built-in)")
 
 
-def typed_config_values(args: argparse.Namespace) -> dict[str, Any]:
+def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The Config fields the user actually gave on the command line."""
-    return {name: getattr(args, name) for name, *_ in CONFIG_FLAGS if getattr(args, name) is not None}
+    return {name: getattr(args, name) for name, _ in settings() if getattr(args, name) is not None}
 
 
-def build_trainer(args: argparse.Namespace) -> Trainer:
-    """A fresh Trainer from FILE and the flags, or one resumed from ``--resume``.
+def build_session(args: argparse.Namespace) -> Session:
+    """A Session from FILE, the flags, ``--resume`` and ``--break`` (see ``open_session``).
 
-    Raises an ``RnntuiError`` for a bad corpus, a bad value, a bad checkpoint,
-    or a structural flag (hidden size, window, seed) that contradicts the checkpoint.
+    The settings are checked before the (slower) corpus load; every problem is
+    an RnntuiError.
     """
-    given = typed_config_values(args)
-    config = Config(**given)  # validates every value before the (slower) corpus load
+    given = given_settings(args)
+    Config(**given)
+    for text in args.breaks:
+        parse_breakpoint(text)
     corpus = load_corpus(args.file, args.encoding)
-    if args.resume is None:
-        return Trainer(corpus, config)
-    trainer = load_checkpoint(args.resume, corpus)
-    _check_structural(trainer.config, given, args.resume)
-    changes = {name: value for name, value in given.items() if name in ADJUSTABLE_FIELDS}
-    if changes:
-        trainer.set_hyperparameters(**changes)
-    return trainer
-
-
-def _check_structural(saved: Config, given: dict[str, Any], checkpoint: str) -> None:
-    """Refuse --hidden-size/--seq-length/--seed values that differ from the checkpoint's."""
-    for name in STRUCTURAL_FIELDS:
-        if name in given and given[name] != getattr(saved, name):
-            flag = "--" + name.replace("_", "-")
-            raise CheckpointError(
-                f"{flag} {given[name]} differs from {checkpoint}, which was trained with {name} "
-                f"{getattr(saved, name)}; drop {flag} to resume, or start a new run without --resume"
-            )
+    return open_session(corpus, given, resume=args.resume, breakpoints=args.breaks)
 
 
 def _check_writable(path: str | None, flag: str) -> None:
@@ -342,33 +319,6 @@ def _check_writable(path: str | None, flag: str) -> None:
         raise RnntuiError(f"{flag} {path}: folder {folder} does not exist; create it or choose another path")
     if target.is_dir():
         raise RnntuiError(f"{flag} {path} is a directory; give a file name")
-
-
-# --- breakpoints -------------------------------------------------------------------
-
-
-def validate_breakpoints(texts: list[str]) -> None:
-    """Parse each ``--break`` text; a bad one raises BreakpointError listing the valid forms."""
-    for text in texts:
-        parse_breakpoint(text)
-
-
-def build_breakpoints(trainer: Trainer, texts: list[str]) -> BreakpointSet:
-    """The breakpoints of a headless run: those saved in a resumed checkpoint, then ``--break``'s.
-
-    A ``--break`` equal to a saved breakpoint is not added twice; if the saved
-    one was switched off, giving it again switches it back on.
-    """
-    saved = trainer.checkpoint_extras.get("breakpoints")
-    breakpoints = BreakpointSet.from_array(saved) if saved is not None else BreakpointSet()
-    for text in texts:
-        wanted = parse_breakpoint(text)
-        existing = [i for i, bp in enumerate(breakpoints) if bp.source == wanted.source]
-        if not existing:
-            breakpoints.add(text)
-        elif not breakpoints[existing[0]].enabled:
-            breakpoints.toggle(existing[0])
-    return breakpoints
 
 
 def describe_breakpoints(breakpoints: BreakpointSet) -> str:
@@ -419,7 +369,7 @@ class Progress:
     terminal, and is redrawn at most every BAR_REFRESH_SECONDS.
     """
 
-    def __init__(self, trainer: Trainer, total: int, quiet: bool) -> None:
+    def __init__(self, trainer, total: int, quiet: bool) -> None:
         self.trainer = trainer
         self.total = total
         self.quiet = quiet
@@ -526,44 +476,12 @@ class StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
-@dataclass
-class Outcome:
-    """How a training loop ended: ``done``, ``interrupted``, ``diverged`` or ``breakpoint``."""
-
-    kind: str
-    record: StepRecord | None = None  # the last record (for diverged)
-    detail: str = ""  # why it stopped (breakpoint or divergence message)
-
-
-def train_loop(
-    trainer: Trainer,
-    iterations: int,
-    breakpoints: BreakpointSet,
-    on_record: Callable[[StepRecord], None],
-    stop: StopRequest,
-) -> Outcome:
-    """Step ``iterations`` times, or until Ctrl+C, divergence or a breakpoint (in the app's order,
-    see ``stop_after``)."""
-    try:
-        for _ in range(iterations):
-            if stop.requested:
-                return Outcome("interrupted")
-            record = trainer.step()
-            on_record(record)
-            verdict = stop_after(record, breakpoints)
-            if verdict is not None:
-                kind, detail = verdict
-                return Outcome(kind, record, detail)
-    except KeyboardInterrupt:
-        return Outcome("interrupted")
-    return Outcome("interrupted" if stop.requested else "done")
-
-
-def run_training(trainer: Trainer, args: argparse.Namespace, breakpoints: BreakpointSet) -> int:
+def run_training(session: Session, args: argparse.Namespace) -> int:
     """Train headless as ``args`` say; print progress and a summary; return the exit status."""
+    trainer = session.trainer
     total = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
     progress = Progress(trainer, total, args.quiet)
-    _print_start(progress, trainer, args, breakpoints)
+    _print_start(progress, session, args)
     log = open_log(args.log, append=args.resume is not None) if args.log else None
     try:
 
@@ -573,25 +491,21 @@ def run_training(trainer: Trainer, args: argparse.Namespace, breakpoints: Breakp
             progress.update(record)
 
         with StopRequest() as stop:
-            outcome = train_loop(trainer, total, breakpoints, on_record, stop)
+            try:
+                result = session.run(total, lambda: stop.requested, on_record)
+            except KeyboardInterrupt:  # a second Ctrl+C: stop at once
+                result = RunResult(progress.done, RunEnd.PAUSED)
     finally:
         if log is not None:
             log.close()
         progress.clear_bar()
-    if args.save:
-        save_run(trainer, args.save, breakpoints)
-    return _finish(outcome, progress, trainer, args.save)
+    saved = session.save(args.save, rescue=True) if args.save else None
+    return _finish(result, progress, session, saved)
 
 
-def save_run(trainer: Trainer, path: str, breakpoints: BreakpointSet) -> None:
-    """Save a checkpoint with the breakpoints and any other extras the resumed checkpoint carried."""
-    extra = dict(trainer.checkpoint_extras)
-    extra["breakpoints"] = breakpoints.to_array()
-    save_checkpoint(trainer, path, extra=extra)
-
-
-def _print_start(progress: Progress, trainer: Trainer, args: argparse.Namespace, breakpoints: BreakpointSet) -> None:
-    """The opening lines: corpus, model size, where the run starts, breakpoints, short-corpus notice."""
+def _print_start(progress: Progress, session: Session, args: argparse.Namespace) -> None:
+    """The opening lines: corpus, model size, where the run starts, breakpoints, notices."""
+    trainer = session.trainer
     corpus, cfg = trainer.corpus, trainer.config
     progress.line(
         f"training on {corpus.name}: {len(corpus)} characters, {corpus.vocab_size} distinct; "
@@ -599,35 +513,30 @@ def _print_start(progress: Progress, trainer: Trainer, args: argparse.Namespace,
     )
     if args.resume is not None:
         progress.line(f"resumed from {args.resume} at iteration {trainer.iteration}")
-        if not trainer.checkpoint_fingerprint_matches:
-            print(
-                f"rnntui: warning: {corpus.name} differs from the text {args.resume} was trained on "
-                "(same characters); training continues on the new text",
-                file=sys.stderr,
-            )
-    if len(breakpoints):
-        progress.line(f"breakpoints: {describe_breakpoints(breakpoints)}")
-    if trainer.window_notice is not None:
-        progress.note(trainer.window_notice)
+    if len(session.breakpoints):
+        progress.line(f"breakpoints: {describe_breakpoints(session.breakpoints)}")
+    for notice in session.notices:
+        progress.note(notice)
 
 
-def _finish(outcome: Outcome, progress: Progress, trainer: Trainer, saved: str | None) -> int:
+def _finish(result: RunResult, progress: Progress, session: Session, saved: Saved | None) -> int:
     """Print the one-line summary (and the divergence message); return the exit status."""
-    labels = {
-        "done": "done",
-        "interrupted": "interrupted",
-        "diverged": "diverged",
-        "breakpoint": f"breakpoint ({outcome.detail})",
-    }
+    trainer = session.trainer
+    label = {
+        RunEnd.LIMIT: "done",
+        RunEnd.PAUSED: "interrupted",
+        RunEnd.DIVERGED: "diverged",
+        RunEnd.BREAKPOINT: f"breakpoint ({result.detail})",
+    }[result.end]
     summary = (
-        f"{labels[outcome.kind]}: {progress.done} iterations ({progress.rate:.0f} it/s), "
+        f"{label}: {count(progress.done, 'iteration')} ({progress.rate:.0f} it/s), "
         f"now at iteration {trainer.iteration}, smooth loss {format_loss(trainer.smooth_loss)}"
     )
-    if saved:
-        summary += f"; saved {saved}"
+    if saved is not None:
+        summary += f"; saved {saved.path}" if saved.note is None else f"; {saved.note}"
     print(summary, file=sys.stdout, flush=True)
-    if outcome.kind == "diverged":
-        record = outcome.record
+    if result.end is RunEnd.DIVERGED:
+        record = session.last_record
         print(
             f"rnntui: training diverged at iteration {record.iteration} (non-finite {record.nonfinite}); "
             f"try a lower --learning-rate than {record.learning_rate:g}",
@@ -635,37 +544,33 @@ def _finish(outcome: Outcome, progress: Progress, trainer: Trainer, saved: str |
             flush=True,
         )
         return EXIT_FAILED
-    return {"done": EXIT_OK, "interrupted": EXIT_INTERRUPTED, "breakpoint": EXIT_BREAKPOINT}[outcome.kind]
+    return {RunEnd.LIMIT: EXIT_OK, RunEnd.PAUSED: EXIT_INTERRUPTED, RunEnd.BREAKPOINT: EXIT_BREAKPOINT}[result.end]
+
+
+def count(n: int, noun: str) -> str:
+    """``1 iteration``, ``2 iterations``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --- gradient check ----------------------------------------------------------------------
 
 
-def next_window(trainer: Trainer) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-    """``(position, inputs, targets, hprev)`` of the window the next step would train on."""
-    return trainer.next_window()
-
-
-def run_gradcheck(trainer: Trainer, quiet: bool) -> int:
+def run_gradcheck(session: Session, quiet: bool) -> int:
     """Compare backprop with central differences on the next window; 0 if all pass, else 1."""
-    position, inputs, targets, hprev = next_window(trainer)
-    params = trainer.params
-    full = loss_and_grads(params, inputs, targets, hprev)
-    results = gradcheck(params, inputs, targets, hprev, step=GRADCHECK_STEP, base=full)
+    check = check_window(take_window(session.trainer))
     say = (lambda text: None) if quiet else (lambda text: print(text, flush=True))
     say(
-        f"gradient check at iteration {trainer.iteration}: window at position {position}, "
-        f"{len(inputs)} characters, loss {format_loss(full.loss)}, step {GRADCHECK_STEP:g}"
+        f"gradient check at iteration {check.iteration}: window at position {check.position}, "
+        f"{check.window_length} characters, loss {format_loss(check.loss)}, step {check.step:g}"
     )
     say(f"{'param':<6} {'max rel err':>12} {'median':>12}")
-    for name, result in results.items():
+    for name, result in check.results.items():
         verdict = "ok" if result.passed(GRADCHECK_TOLERANCE) else "FAIL"
         say(f"{name:<6} {result.max_error:>12.2e} {result.median_error:>12.2e}  {verdict}")
-    for line in _gradcheck_notes(results, full, trainer.config.clip):
+    for line in _gradcheck_notes(check):
         say(f"note: {line}")
-    failing = [name for name, r in results.items() if not r.passed(GRADCHECK_TOLERANCE)]
-    if failing:
-        worst = ", ".join(f"{name} (largest relative error {results[name].max_error:.2e})" for name in failing)
+    if check.failing:
+        worst = ", ".join(f"{name} (largest relative error {check.results[name].max_error:.2e})" for name in check.failing)
         print(f"gradcheck failed: {worst}: off by more than {GRADCHECK_TOLERANCE:g} relative "
               "and more than the rounding noise", flush=True)
         return EXIT_FAILED
@@ -674,21 +579,19 @@ def run_gradcheck(trainer: Trainer, quiet: bool) -> int:
     return EXIT_OK
 
 
-def _gradcheck_notes(results: dict[str, GradCheckResult], full: Pass, clip: float) -> list[str]:
-    """Notes on clipping and on failures that lie within floating-point rounding noise."""
+def _gradcheck_notes(check: WindowCheck) -> list[str]:
+    """Notes on clipping and on elements that pass only because they lie within the rounding noise."""
     notes = []
-    over = {name: int(np.count_nonzero(np.abs(full.grads[name]) > clip)) for name in PARAM_NAMES}
-    active = [f"{name} ({count} elements)" for name, count in over.items() if count]
+    active = [f"{name} ({n} elements)" for name, n in check.clipped.items() if n]
     if active:
         notes.append(
-            f"clipping would be active on this window (|gradient| > {clip:g} in {', '.join(active)}); "
+            f"clipping would be active on this window (|gradient| > {check.clip:g} in {', '.join(active)}); "
             "the check compares the raw, unclipped gradient"
         )
-    noisy = [name for name, r in results.items() if r.passed(GRADCHECK_TOLERANCE) and r.max_error >= GRADCHECK_TOLERANCE]
+    noisy = [name for name, r in check.results.items() if r.passed(GRADCHECK_TOLERANCE) and r.max_error >= GRADCHECK_TOLERANCE]
     if noisy:
-        noise = next(iter(results.values())).noise
         notes.append(
             f"{', '.join(noisy)}: elements with a large relative error differ by less than the rounding noise "
-            f"of a central difference at this loss ({noise:.1e}); their gradients are tiny, and they count as passing"
+            f"of a central difference at this loss ({check.noise:.1e}); their gradients are tiny, and they count as passing"
         )
     return notes

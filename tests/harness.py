@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from textual.app import App, ComposeResult
 
 from rnntui.engine import Config, Corpus, StepRecord, Trainer
+from rnntui.engine.control import start_in_thread
+from rnntui.engine.session import Session
+from rnntui.tui.app import RnntuiApp
 from rnntui.tui.base import Panel, RunInfo
 from rnntui.tui.messages import CursorMoved
 
@@ -88,3 +92,36 @@ def widget_text(widget) -> str:
     region = widget.region
     lines = screen_lines(widget.app)[region.y : region.bottom]
     return "\n".join(line[region.x : region.right] for line in lines)
+
+
+# --- the whole app, over a session in a thread of the test's process ---------------------------
+
+WAIT_S = 30.0  # a condition that does not hold within this long is a failure
+
+
+class DebuggerApp(RnntuiApp):
+    """The debugger on ``session``, whose engine runs in a thread here: a test may read the session
+    itself whenever the engine is idle (between commands, or after a run ended)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        super().__init__(start_in_thread(session))
+
+    def on_unmount(self) -> None:
+        self.controller.close()
+
+
+async def wait_for(pilot, condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    """Let the app run until ``condition()`` holds (checked between short pauses); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def wait_for_run_end(pilot) -> None:
+    """Wait until the screen shows that the run it started has ended."""
+    screen = pilot.app.main
+    await wait_for(pilot, lambda: not screen.state.is_running, "the run to end")
+    await pilot.pause()

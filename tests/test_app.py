@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import screen_lines, widget_text
+from harness import DebuggerApp, screen_lines, wait_for, wait_for_run_end, widget_text
 from textual import events
 
 from rnntui.engine import Config, Corpus, Trainer, load_checkpoint
-from rnntui.engine.session import Session
+from rnntui.engine.session import RunState, Session, StopCause
 from rnntui.tui import scale
-from rnntui.tui.app import RnntuiApp
 from rnntui.tui.dialogs import ConfirmDialog, TextPrompt
 from rnntui.tui.glyphs import glyphs
 from rnntui.tui.gradients import format_norm
@@ -25,13 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZE = (120, 40)
 
 
-def make_app(config: Config | None = None, text: str | None = None) -> RnntuiApp:
+def make_app(config: Config | None = None, text: str | None = None) -> DebuggerApp:
     corpus = Corpus.from_text(text or (ROOT / "samples" / "prose.txt").read_text(), name="prose.txt")
     trainer = Trainer(corpus, config or Config(hidden_size=32, seq_length=16, sample_every=10))
-    return RnntuiApp(Session(trainer))
+    return DebuggerApp(Session(trainer))
 
 
-def main(app: RnntuiApp) -> MainScreen:
+def main(app: DebuggerApp) -> MainScreen:
     return app.main
 
 
@@ -64,16 +63,15 @@ async def test_run_then_pause_stops_advancing():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
-        await pilot.pause(0.5)
-        assert main(app).state == "running"
+        assert main(app).state.is_running
+        await wait_for(pilot, lambda: main(app).record is not None and main(app).record.iteration >= 20, "20 iterations")
         await pilot.press("r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_for_run_end(pilot)
         stopped_at = app.session.trainer.iteration
-        assert stopped_at > 1
-        assert main(app).state == "paused"
-        await pilot.pause(0.3)
-        assert app.session.trainer.iteration == stopped_at
+        assert stopped_at > 20
+        assert main(app).state == RunState.paused()
+        app.controller.poll()  # nothing moves once paused
+        assert app.session.trainer.iteration == stopped_at == app.controller.mirror.iteration
         assert main(app).record.iteration == stopped_at - 1  # the newest record is on screen
 
 
@@ -187,15 +185,14 @@ async def test_divergence_pauses_with_a_message():
     app = make_app(Config(hidden_size=8, seq_length=8, learning_rate=1e300, clip=1e300, sample_every=0))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_for_run_end(pilot)
         screen = main(app)
         rec = app.session.last_record
         assert rec.nonfinite is not None
-        assert screen.state.startswith("stopped: diverged")
-        assert rec.nonfinite in screen.state
+        assert screen.state.cause is StopCause.DIVERGED and rec.nonfinite in screen.state.message
+        assert f"■ stopped: diverged at iteration {rec.iteration}" in widget_text(screen.query_one("#status"))
         stopped_at = app.session.trainer.iteration
-        await pilot.pause(0.2)
+        app.controller.poll()
         assert app.session.trainer.iteration == stopped_at
 
 
@@ -221,16 +218,16 @@ def test_snapshot_small_terminal(snap_compare):
 
 
 def test_every_key_has_a_palette_entry_and_a_help_line():
-    from rnntui.tui.app import COMMANDS
     from rnntui.tui.help import HELP_TEXT
+    from rnntui.tui.keys import MAIN_KEYS, palette_commands
 
-    actions = {action for _, _, action in COMMANDS}
-    help_keys = {"space", "r", "n", "ctrl+s", "q", "s", "[ / ]", "backspace", "g", "i", ". / ,", "escape", "k", "h",
-                 "c", "u", "left / right", "up / down", "l", "w", "?"}
-    for binding in MainScreen.BINDINGS:
+    described = {key.key: key for key in MAIN_KEYS}
+    actions = {action for _, _, action in palette_commands()}
+    for binding in MainScreen.BINDINGS:  # a binding added without a description fails here
+        assert binding.key in described, f"{binding.key} is bound but not described in keys.MAIN_KEYS"
+        key = described[binding.key]
         assert binding.action in actions, f"{binding.key} ({binding.action}) has no palette entry"
-    for key in help_keys:
-        assert f"| {key} |" in HELP_TEXT, key
+        assert f"| {key.shown} | {key.help} |" in HELP_TEXT, key.shown
 
 
 async def test_palette_commands_run_their_actions():

@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
-from harness import widget_text
+from harness import DebuggerApp, wait_for_run_end, widget_text
 from test_app import SIZE, make_app
 
-from rnntui.engine import BreakpointSet, Config, Trainer
-from rnntui.engine.session import Session
-from rnntui.tui.app import RnntuiApp
+from rnntui.engine import BreakpointSet, Config, RnntuiError
+from rnntui.engine.session import Session, StopCause, open_session
 from rnntui.tui.dialogs import TextPrompt
 from rnntui.tui.step_panel import StepPanel, number
 
@@ -58,7 +57,8 @@ async def test_back_and_goto_show_bit_identical_records():
         assert again.iteration == 6
         np.testing.assert_array_equal(again.hs, firsts[6].hs)
         assert again.loss == firsts[6].loss
-        assert "in the past" in screen.state
+        assert screen.state.in_the_past and screen.state.furthest == 7
+        assert "⏸ paused in the past (furthest 7)" in widget_text(screen.query_one("#status"))
         await pilot.press("g")
         await pilot.pause()
         assert isinstance(app.screen, TextPrompt)
@@ -78,13 +78,12 @@ async def test_a_breakpoint_stops_run_mode_at_its_iteration():
     trainer = corpus_app.session.trainer
     breakpoints = BreakpointSet()
     breakpoints.add("iter == 37")
-    app = RnntuiApp(Session(trainer, breakpoints))
+    app = DebuggerApp(Session(trainer, breakpoints))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_for_run_end(pilot)
         assert app.session.last_record.iteration == 37
-        assert app.main.state.startswith("stopped: iter == 37")
+        assert app.main.state.cause is StopCause.BREAKPOINT and app.main.state.message.startswith("iter == 37")
         assert "iter == 37" in widget_text(app.main.query_one("#status"))
 
 
@@ -108,14 +107,9 @@ async def test_temperature_change_after_going_back_starts_a_new_branch():
         assert app.main.query_one("#loss").plan().markers == (changed_at,)
 
 
-def test_run_app_rejects_a_bad_breakpoint_before_starting(small_corpus):
-    import pytest
-
-    from rnntui.engine import RnntuiError
-    from rnntui.tui.app import run_app
-
+def test_a_bad_breakpoint_is_refused_before_the_app_starts(small_corpus):
     with pytest.raises(RnntuiError, match="valid forms"):
-        run_app(Trainer(small_corpus, Config(hidden_size=4)), breakpoints=["loss >> 3"])
+        open_session(small_corpus, {"hidden_size": 4}, breakpoints=["loss >> 3"])
 
 
 def _headless_first_firing(config: Config, text: str, limit: int = 60) -> int | None:
@@ -166,10 +160,9 @@ async def test_each_breakpoint_kind_stops_the_app_where_it_fires_headless(text, 
     app.session.breakpoints.add(text)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_for_run_end(pilot)
         assert app.session.last_record.iteration == expected
-        assert app.main.state.startswith("stopped: ")
+        assert app.main.state.cause in (StopCause.BREAKPOINT, StopCause.DIVERGED)
 
 
 async def test_time_travel_shows_the_samples_of_that_time_without_duplicates():
@@ -199,10 +192,9 @@ async def test_go_to_a_later_iteration_runs_there_with_breakpoints_on():
         await pilot.pause()
         app.screen.query_one("Input").value = "30"
         await pilot.press("enter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_for_run_end(pilot)
         assert app.session.last_record.iteration == 12  # the breakpoint stopped the run on the way
-        assert app.main.state.startswith("stopped: iter == 12")
+        assert app.main.state.cause is StopCause.BREAKPOINT and app.main.state.message.startswith("iter == 12")
 
 
 async def test_a_failing_training_thread_does_not_leave_the_app_running(monkeypatch):
@@ -214,8 +206,8 @@ async def test_a_failing_training_thread_does_not_leave_the_app_running(monkeypa
     monkeypatch.setattr(app.session, "run", broken)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("r")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        assert app.main.state.startswith("stopped: training failed") and "disk on fire" in app.main.state
+        await wait_for_run_end(pilot)
+        state = app.main.state
+        assert state.cause is StopCause.FAILED and state.message == "training failed (RuntimeError: disk on fire)"
         await pilot.press("space")  # stepping works again
         assert app.session.trainer.iteration == 1

@@ -16,7 +16,9 @@ import pytest
 
 from rnntui import cli
 from rnntui.engine import PARAM_NAMES, Config, Corpus, Trainer, load_checkpoint, read_checkpoint
-from rnntui.engine.gradcheck import GradCheckResult
+from rnntui.engine.gradcheck import GradCheckResult, take_window
+
+engine_gradcheck = sys.modules["rnntui.engine.gradcheck"]  # the module (the package exports a function of its name)
 
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 SMALL = ["--hidden-size", "8", "--seq-length", "8"]  # a model small enough to run fast
@@ -213,7 +215,7 @@ def test_gradcheck_failure_exits_1(capsys, corpus_file, monkeypatch):
             results[name] = GradCheckResult(name, np.array([error]), np.array([1.0]), np.array([2.0]))
         return results
 
-    monkeypatch.setattr(cli, "gradcheck", bad_gradcheck)
+    monkeypatch.setattr(engine_gradcheck, "gradcheck", bad_gradcheck)
     status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--gradcheck")
     assert status == 1
     assert any(line.startswith("Why") and line.endswith("FAIL") for line in out.splitlines())
@@ -223,11 +225,11 @@ def test_gradcheck_failure_exits_1(capsys, corpus_file, monkeypatch):
 def test_gradcheck_uses_the_window_the_next_step_trains_on(small_corpus):
     trainer = Trainer(small_corpus, Config(hidden_size=8, seq_length=10, sample_every=0))
     for _ in range(40):  # wraps around the 360-character corpus more than once
-        position, inputs, targets, hprev = cli.next_window(trainer)
+        window = take_window(trainer)
         record = trainer.step()
-        assert position == record.position
-        assert np.array_equal(inputs, record.inputs) and np.array_equal(targets, record.targets)
-        assert np.array_equal(hprev, record.hprev)
+        assert window.position == record.position and window.iteration == record.iteration
+        assert np.array_equal(window.inputs, record.inputs) and np.array_equal(window.targets, record.targets)
+        assert np.array_equal(window.hprev, record.hprev)
 
 
 # --- bad input: one line, exit 2 ----------------------------------------------------------
@@ -358,7 +360,14 @@ def test_divergence_exits_1_names_it_and_saves(capsys, corpus_file, tmp_path):
     assert "non-finite" in message and "--learning-rate" in message
     assert out.splitlines()[-1].startswith("diverged: ")
     diverged_at = int(message.split("iteration ")[1].split()[0])
-    assert int(read_checkpoint(ckpt)["iteration"]) == diverged_at + 1
+    saved = read_checkpoint(ckpt)  # the state before the update that diverged, not the diverged one
+    assert int(saved["iteration"]) == diverged_at - 1
+    assert all(np.isfinite(saved[key]).all() for key in ("params", "memory", "hprev", "smooth_loss"))
+    assert f"iteration {diverged_at} diverged; saved the last sound state, after {diverged_at - 1} iterations" in out
+    expected = Trainer(Corpus.from_path(corpus_file), Config(**SMALL_CONFIG, learning_rate=1e300))
+    for _ in range(diverged_at - 1):
+        expected.step()
+    assert np.array_equal(saved["params"], expected.state().params)
 
     def reject(constant):
         raise ValueError(f"not JSON: {constant}")
@@ -437,13 +446,13 @@ def fake_app(monkeypatch) -> list[tuple[tuple, dict]]:
     return calls
 
 
-def test_app_form_builds_the_trainer_and_hands_over(capsys, corpus_file, fake_app):
+def test_app_form_opens_the_session_and_hands_over(capsys, corpus_file, fake_app):
     status, _, _ = run(capsys, corpus_file, "--hidden-size", "12", "--break", "iter == 3")
     assert status == 0
     [(args, kwargs)] = fake_app
-    trainer = args[0]
-    assert trainer.config.hidden_size == 12 and trainer.corpus.name == "fox.txt"
-    assert kwargs == {"breakpoints": ["iter == 3"], "notice": None, "checkpoint": None}
+    session = args[0]
+    assert session.trainer.config.hidden_size == 12 and session.trainer.corpus.name == "fox.txt"
+    assert [bp.source for bp in session.breakpoints] == ["iter == 3"] and session.save_path is None
 
 
 def test_app_form_passes_the_resumed_checkpoint(capsys, corpus_file, tmp_path, fake_app):
@@ -451,7 +460,7 @@ def test_app_form_passes_the_resumed_checkpoint(capsys, corpus_file, tmp_path, f
     run(capsys, "train", corpus_file, *SMALL, "--iterations", 4, "--save", ckpt, "--quiet")
     assert run(capsys, corpus_file, "--resume", ckpt)[0] == 0
     [(args, kwargs)] = fake_app
-    assert args[0].iteration == 4 and kwargs["checkpoint"] == str(ckpt)
+    assert args[0].trainer.iteration == 4 and args[0].save_path == ckpt
 
 
 def test_app_form_reports_errors_before_opening(capsys, tmp_path, fake_app):
@@ -465,7 +474,7 @@ def test_a_corpus_named_train_can_be_given_as_a_path(capsys, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     Path("train").write_text(TEXT, encoding="utf-8")
     assert run(capsys, "./train")[0] == 0
-    assert fake_app[0][0][0].corpus.name == "train"
+    assert fake_app[0][0][0].trainer.corpus.name == "train"
     status, out, _ = run(capsys, "train", "train", *SMALL, "--iterations", 2)
     assert status == 0 and out.startswith("training on train:")
 
@@ -532,3 +541,23 @@ def test_version_flag(capsys):
     status = cli.main(["--version"])
     assert status == 0
     assert capsys.readouterr().out.strip() == f"rnntui {__version__}"
+
+
+def test_a_resumed_run_that_diverges_never_replaces_a_good_checkpoint_with_a_diverged_one(capsys, corpus_file, tmp_path):
+    ckpt = tmp_path / "run.npz"
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 30, "--save", ckpt, "--quiet")[0] == 0
+    good = read_checkpoint(ckpt)
+    status, out, err = run(capsys, "train", corpus_file, "--resume", ckpt, "--save", ckpt,
+                           "--learning-rate", "1e300", "--sample-every", "0")
+    assert status == 1 and "diverged" in err
+    after = read_checkpoint(ckpt)
+    assert int(after["iteration"]) == 30 and np.array_equal(after["params"], good["params"])
+    assert np.array_equal(after["memory"], good["memory"]) and float(after["smooth_loss"]) == float(good["smooth_loss"])
+    # it keeps the learning rate that was asked for (so the file says what happened); a sane one resumes fine
+    assert read_checkpoint_config(ckpt)["learning_rate"] == 1e300
+    assert run(capsys, "train", corpus_file, "--resume", ckpt, "--iterations", 5, "--learning-rate", 0.1,
+               "--quiet")[0] == 0
+
+
+def read_checkpoint_config(path) -> dict:
+    return json.loads(str(read_checkpoint(path)["config"]))

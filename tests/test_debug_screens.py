@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from harness import wait_for
 from textual.app import App
 from textual.widgets import DataTable, Input
 
@@ -12,6 +13,7 @@ from rnntui.engine.breakpoints import VALID_FORMS, BreakpointError, parse_breakp
 from rnntui.engine.errors import ConfigError
 from rnntui.engine.gradcheck import gradcheck
 from rnntui.engine.model import PARAM_NAMES, loss_and_grads
+from rnntui.engine.control import start_in_thread
 from rnntui.engine.session import Session
 from rnntui.tui.breakpoints_screen import BreakpointList, BreakpointsScreen
 from rnntui.tui.gradcheck_screen import SAMPLES, SEED, STEP, GradcheckScreen, format_error
@@ -30,15 +32,19 @@ def make_session(steps: int = 3, **config: object) -> Session:
 
 
 class ScreenHost(App):
-    """Pushes one dialog at start and keeps what it dismisses with."""
+    """Pushes one dialog, made for a controller over ``session``, at start; keeps what it dismisses with."""
 
-    def __init__(self, make_screen) -> None:
+    def __init__(self, make_screen, session: Session) -> None:
         super().__init__()
         self.make_screen = make_screen
+        self.controller = start_in_thread(session)
         self.results: list[object] = []
 
     def on_mount(self) -> None:
-        self.push_screen(self.make_screen(), self.results.append)
+        self.push_screen(self.make_screen(self.controller), self.results.append)
+
+    def on_unmount(self) -> None:
+        self.controller.close()
 
 
 def text_of(app: App, selector: str) -> str:
@@ -65,7 +71,7 @@ def expected_rows(session: Session) -> list[list[str]]:
 async def test_breakpoints_add_through_the_input_and_refuse_a_duplicate():
     session = make_session()
     session.breakpoints.add("nan")
-    app = ScreenHost(lambda: BreakpointsScreen(session))
+    app = ScreenHost(BreakpointsScreen, session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"spike>3", "enter", *"CLIP whh", "enter")
         assert [bp.source for bp in session.breakpoints] == ["nan", "spike > 3", "clip Whh > 0"]
@@ -78,7 +84,7 @@ async def test_breakpoints_add_through_the_input_and_refuse_a_duplicate():
 
 async def test_breakpoints_parse_error_is_shown_and_nothing_is_added():
     session = make_session()
-    app = ScreenHost(lambda: BreakpointsScreen(session))
+    app = ScreenHost(BreakpointsScreen, session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press(*"loss >> 3", "enter")
         with pytest.raises(BreakpointError) as expected:
@@ -97,7 +103,7 @@ async def test_breakpoints_toggle_and_delete_the_highlighted_one():
     session = make_session()
     for text in ("nan", "loss > 40", "every 7"):
         session.breakpoints.add(text)
-    app = ScreenHost(lambda: BreakpointsScreen(session))
+    app = ScreenHost(BreakpointsScreen, session)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("tab")  # from the input to the list
         listing = app.screen.query_one(BreakpointList)
@@ -130,7 +136,7 @@ async def type_into(pilot, name: str, text: str) -> None:
 async def test_hyperparams_apply_changes_only_the_changed_fields_and_records_them():
     session = make_session(learning_rate=0.1, sample_every=100)
     trainer, before = session.trainer, len(session.trainer.history.events)
-    app = ScreenHost(lambda: HyperparamsScreen(session))
+    app = ScreenHost(HyperparamsScreen, session)
     async with app.run_test(size=SIZE) as pilot:
         for name in ("learning_rate", "clip", "temperature", "sample_every", "sample_length"):
             assert app.screen.query_one(f"#{name}", Input).value == str(getattr(trainer.config, name))
@@ -138,7 +144,7 @@ async def test_hyperparams_apply_changes_only_the_changed_fields_and_records_the
         await type_into(pilot, "sample_every", "25")
         await type_into(pilot, "clip", "5")  # the same value: not a change
         await pilot.click("#apply")
-        app.push_screen(HyperparamsScreen(session), app.results.append)
+        app.push_screen(HyperparamsScreen(app.controller), app.results.append)
         await pilot.pause()
         await pilot.press("enter")  # an unchanged form applies nothing and dismisses with None
     assert (trainer.config.learning_rate, trainer.config.sample_every, trainer.config.clip) == (0.05, 25, 5.0)
@@ -151,7 +157,7 @@ async def test_hyperparams_apply_changes_only_the_changed_fields_and_records_the
 async def test_hyperparams_bad_fields_show_messages_and_apply_nothing():
     session = make_session()
     trainer, config, before = session.trainer, session.trainer.config, len(session.trainer.history.events)
-    app = ScreenHost(lambda: HyperparamsScreen(session))
+    app = ScreenHost(HyperparamsScreen, session)
     async with app.run_test(size=SIZE) as pilot:
         for name, text in [("learning_rate", "fast"), ("clip", "-1"), ("sample_length", "2.5"), ("temperature", "0.5")]:
             await type_into(pilot, name, text)  # temperature is valid, but nothing applies while others are bad
@@ -172,7 +178,7 @@ async def test_hyperparams_bad_fields_show_messages_and_apply_nothing():
 async def test_hyperparams_after_going_back_reports_the_new_branch():
     session = make_session(steps=5)
     session.goto(2)
-    app = ScreenHost(lambda: HyperparamsScreen(session))
+    app = ScreenHost(HyperparamsScreen, session)
     async with app.run_test(size=SIZE) as pilot:
         await type_into(pilot, "temperature", "0.8")
         await pilot.press("enter")
@@ -185,7 +191,7 @@ async def test_hyperparams_after_going_back_reports_the_new_branch():
 
 
 async def finished_check(pilot) -> GradcheckScreen:
-    await pilot.app.workers.wait_for_complete()
+    await wait_for(pilot, lambda: pilot.app.screen.report is not None, "the gradient check")
     await pilot.pause()
     return pilot.app.screen
 
@@ -204,7 +210,7 @@ async def test_gradcheck_table_equals_a_direct_check_and_notes_clipping(clip):
     counts = {name: int((np.abs(raw.grads[name]) > clip).sum()) for name in PARAM_NAMES}
     engaged = [name for name in PARAM_NAMES if counts[name]]
     assert bool(engaged) == (clip < 1)
-    app = ScreenHost(lambda: GradcheckScreen(session))
+    app = ScreenHost(GradcheckScreen, session)
     async with app.run_test(size=SIZE) as pilot:
         screen = await finished_check(pilot)
         assert [row[0] for row in table_rows(screen)] == list(PARAM_NAMES)
@@ -235,7 +241,7 @@ def test_snapshot_breakpoints(snap_compare):
     for text in ("nan", "clip Whh > 0.1", "spike > 3"):
         session.breakpoints.add(text)
     session.breakpoints.toggle(1)
-    assert snap_compare(ScreenHost(lambda: BreakpointsScreen(session)), press=[*"loss >", "enter"], terminal_size=SIZE)
+    assert snap_compare(ScreenHost(BreakpointsScreen, session), press=[*"loss >", "enter"], terminal_size=SIZE)
 
 
 def test_snapshot_hyperparams_with_a_bad_field(snap_compare):
@@ -243,11 +249,11 @@ def test_snapshot_hyperparams_with_a_bad_field(snap_compare):
         await type_into(pilot, "clip", "0")
         await pilot.press("enter")
 
-    app = ScreenHost(lambda: HyperparamsScreen(make_session()))
+    app = ScreenHost(HyperparamsScreen, make_session())
     assert snap_compare(app, run_before=bad_clip, terminal_size=SIZE)
 
 
 def test_snapshot_gradcheck(snap_compare):
     # A coarse step keeps the shown errors far above rounding noise, so the picture is the same on any machine.
-    app = ScreenHost(lambda: GradcheckScreen(make_session(clip=1e-3), step=1e-2))
+    app = ScreenHost(lambda c: GradcheckScreen(c, step=1e-2), make_session(clip=1e-3))
     assert snap_compare(app, run_before=finished_check, terminal_size=SIZE)

@@ -6,7 +6,8 @@ from harness import PanelHarness, fixed_run
 
 from rnntui.tui.base import RunInfo
 from rnntui.tui.glyphs import glyph
-from rnntui.tui.samples import KEEP, Sample, SamplesPanel, readable, render_samples
+from rnntui.engine import Sample
+from rnntui.tui.samples import SamplesPanel, readable, render_samples, sample_label
 
 
 def real_samples() -> tuple[tuple[Sample, ...], object]:
@@ -14,7 +15,7 @@ def real_samples() -> tuple[tuple[Sample, ...], object]:
     trainer, _ = fixed_run(0)
     trainer.config = trainer.config.replace(sample_every=100, sample_length=60)
     records = [trainer.step() for _ in range(201)]
-    auto = tuple(s for s in map(Sample.from_record, records) if s is not None)
+    auto = tuple(Sample(r.iteration, r.sample_temperature, r.sample, False) for r in records if r.sample is not None)
     demand = Sample(trainer.iteration, 0.5, trainer.sample(60, temperature=0.5), on_demand=True)
     return auto[1:] + (demand,), records[-1]
 
@@ -43,18 +44,6 @@ def inner(line: str) -> str:
     return line[2:-2].rstrip()
 
 
-def test_sample_from_record_copies_the_record():
-    samples, _ = real_samples()
-    trainer, _ = fixed_run(0)
-    trainer.config = trainer.config.replace(sample_every=3, temperature=0.7)
-    record = [trainer.step() for _ in range(4)][-1]
-    sample = Sample.from_record(record)
-    assert (sample.iteration, sample.temperature, sample.text) == (3, record.sample_temperature, record.sample)
-    assert not sample.on_demand and sample.label == "after 3 steps · T=0.70"
-    assert Sample.from_record(trainer.step()) is None
-    assert samples[-1].label.endswith("· T=0.50 · on demand")
-
-
 def test_readable_keeps_newlines_expands_tabs_and_shows_controls():
     assert readable("ab\ncd\x01e\tf") == f"ab\ncd{glyph(chr(1))}e    f"
     assert readable("日本 wide\r") == f"日本 wide{glyph(chr(13))}"
@@ -64,7 +53,7 @@ def test_readable_keeps_newlines_expands_tabs_and_shows_controls():
 def test_render_puts_newest_first():
     a = Sample(1, 1.0, "first", False)
     b = Sample(2, 0.5, "second", True)
-    assert render_samples((a, b)).plain == f"{b.label}\nsecond\n\n{a.label}\nfirst"
+    assert render_samples((a, b)).plain == f"{sample_label(b)}\nsecond\n\n{sample_label(a)}\nfirst"
 
 
 async def test_labels_and_text_of_real_samples_appear():
@@ -78,7 +67,7 @@ async def test_labels_and_text_of_real_samples_appear():
             start = rows.index(label)
             lines = readable(sample.text).split("\n")
             assert rows[start + 1 : start + 1 + len(lines)] == [line.rstrip() for line in lines]
-        labels = [rows.index(s.label) for s in samples]
+        labels = [rows.index(sample_label(s)) for s in samples]
         assert labels == sorted(labels, reverse=True)  # newest first
         assert "T=0.80" in str(app.panel.border_title)
 
@@ -99,40 +88,31 @@ async def test_only_the_given_samples_appear():
         await pilot.pause()
         panel = app.panel
         text = "\n".join(screen_lines(app))
-        assert a.label in text and b.label in text
+        assert sample_label(a) in text and sample_label(b) in text
         panel.samples = (b,)
         await pilot.pause()
         text = "\n".join(screen_lines(app))
-        assert a.label not in text and "alpha" not in text and b.label in text
+        assert sample_label(a) not in text and "alpha" not in text and sample_label(b) in text
         panel.samples = ()
         await pilot.pause()
         assert "no samples yet" in "\n".join(screen_lines(app))
 
 
-async def test_add_keeps_the_newest():
-    app = samples_app(())
-    async with app.run_test(size=(50, 14)):
-        panel = app.panel
-        for i in range(KEEP + 5):
-            panel.add(Sample(i, 1.0, f"text {i}", False))
-        assert [s.iteration for s in panel.samples] == list(range(5, KEEP + 5))
-
-
 async def test_scrolling_through_many_samples():
-    many = tuple(Sample(i * 100, 1.0, f"sample number {i}\nsecond line", i % 2 == 1) for i in range(KEEP))
+    many = tuple(Sample(i * 100, 1.0, f"sample number {i}\nsecond line", i % 2 == 1) for i in range(20))
     app = samples_app(many)
     async with app.run_test(size=(50, 14)) as pilot:
         await pilot.pause()
         panel = app.panel
         assert panel.scroller.max_scroll_y > 0
-        assert many[-1].label in "\n".join(screen_lines(app))
+        assert sample_label(many[-1]) in "\n".join(screen_lines(app))
         await pilot.press("pagedown")
         assert panel.scroller.scroll_y > 0
         await pilot.press("end")
         await pilot.pause()
         text = "\n".join(screen_lines(app))
         assert panel.scroller.scroll_y == panel.scroller.max_scroll_y
-        assert many[0].label in text and many[-1].label not in text
+        assert sample_label(many[0]) in text and sample_label(many[-1]) not in text
         await pilot.press("home", "down")
         assert panel.scroller.scroll_y == 1
 
@@ -143,5 +123,5 @@ def test_snapshot_samples(snap_compare):
 
 
 def test_labels_count_the_models_updates():
-    assert Sample(1, 1.0, "x", on_demand=True).label == "after 1 step · T=1.00 · on demand"
-    assert Sample(12345, 0.5, "x", on_demand=False).label == "after 12,345 steps · T=0.50"
+    assert sample_label(Sample(1, 1.0, "x", on_demand=True)) == "after 1 step · T=1.00 · on demand"
+    assert sample_label(Sample(12345, 0.5, "x", on_demand=False)) == "after 12,345 steps · T=0.50"

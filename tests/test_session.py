@@ -1,10 +1,10 @@
-"""Session: the training layer the app and scripts share (queued changes, jumps, save state)."""
+"""Session: the training layer the app and scripts share (runs, jumps, samples, save state)."""
 
 import numpy as np
 import pytest
 
 from rnntui.engine import CheckpointError, Config, Corpus, TimelineError, Trainer, load_checkpoint
-from rnntui.engine.session import Session
+from rnntui.engine.session import RunEnd, Session
 
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 
@@ -32,30 +32,6 @@ def test_goto_only_replays_what_was_computed():
         session.goto(40)
 
 
-def test_queued_changes_are_applied_when_a_run_ends_and_newer_changes_win():
-    session = make_session()
-    session.step()
-    session.queue_hyperparameters(learning_rate=0.05)
-    result = session.run(None, lambda: True)  # paused before any step
-    assert result.steps == 0 and session.trainer.config.learning_rate == 0.05
-    session.queue_hyperparameters(learning_rate=0.01)
-    session.set_hyperparameters(learning_rate=0.2)  # the queued one first, then this one
-    session.step()
-    assert session.trainer.config.learning_rate == 0.2
-    assert [e.text for e in session.trainer.history.events][-1] == "learning_rate 0.01 -> 0.2"
-
-
-def test_a_queued_change_after_going_back_starts_a_branch_and_says_so():
-    session = make_session(sample_every=3)
-    for _ in range(10):
-        session.step()
-    session.goto(4)
-    session.queue_hyperparameters(temperature=0.5)
-    session.run(1, lambda: False)
-    assert session.branch_message and "new branch" in session.branch_message
-    assert all(s.iteration <= 5 for s in session.samples)
-
-
 def test_replaying_old_iterations_does_not_bring_back_samples_that_were_pushed_out():
     session = make_session(keep_samples=3, sample_every=2)
     session.run(12, lambda: False)
@@ -77,14 +53,6 @@ def test_keeping_no_samples_keeps_none():
     session.run(3, lambda: False)
     session.sample_now()
     assert session.samples == ()
-
-
-def test_samples_asked_for_while_running_are_drawn_between_steps():
-    session = make_session()
-    session.request_sample(0.7)
-    session.run(2, lambda: False)
-    (sample,) = session.samples
-    assert sample.on_demand and sample.temperature == 0.7
 
 
 def test_dirty_follows_progress_and_going_back(tmp_path):
@@ -137,7 +105,7 @@ def test_a_diverging_step_ends_a_run_as_divergence_even_with_a_nan_breakpoint():
     session = make_session(learning_rate=1e300)
     session.breakpoints.add("nan")
     result = session.run(50, lambda: False)
-    assert result.reason == "diverged" and result.detail == session.stop_reason
+    assert result.end is RunEnd.DIVERGED and result.detail == session.stop_reason
     assert result.detail.startswith(f"diverged at iteration {session.last_record.iteration}: non-finite ")
 
 
@@ -145,7 +113,7 @@ def test_a_breakpoint_ends_a_run_with_its_reason_and_going_back_clears_it():
     session = make_session()
     session.breakpoints.add("iter == 3")
     result = session.run(50, lambda: False)
-    assert (result.steps, result.reason) == (4, "breakpoint") and result.detail == session.stop_reason
+    assert (result.steps, result.end) == (4, RunEnd.BREAKPOINT) and result.detail == session.stop_reason
     session.back()
     assert session.stop_reason is None
 

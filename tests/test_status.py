@@ -1,8 +1,10 @@
 """The header line: facts from the record, broken between items, and an honest rate."""
 
-from harness import widget_text
+import pytest
+from harness import wait_for, wait_for_run_end, widget_text
 from rich.text import Text
 
+from rnntui.engine.session import StopCause
 from rnntui.tui.status import SEPARATOR, wrap_items
 from test_app import make_app, main
 
@@ -30,27 +32,49 @@ async def test_the_rate_shows_while_running_and_as_the_last_runs_after():
         await pilot.press("space")
         await pilot.pause()
         assert "it/s" not in widget_text(status)  # no run yet: no rate to show
-        screen.rate, screen.state = 1234.0, "running"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.rate > 0, "a measured rate")
         await pilot.pause()
-        assert "│ 1,234 it/s" in widget_text(status) and "last run" not in widget_text(status)
-        screen.state = "paused"
-        await pilot.pause()
-        assert "last run 1,234 it/s" in widget_text(status)
+        assert f"│ {screen.rate:,.0f} it/s" in widget_text(status) and "last run" not in widget_text(status)
+        await pilot.press("r")
+        await wait_for_run_end(pilot)
+        assert f"last run {screen.rate:,.0f} it/s" in widget_text(status)
         rec = screen.record
-        assert widget_text(status).count("\n") == 0  # at 120 columns everything fits on one line
+        assert widget_text(status).count("\n") == 1  # two lines, running or paused
         assert f"smooth {rec.smooth_loss:.3f}" in widget_text(status)
 
 
 async def test_the_header_grows_for_an_item_longer_than_a_line():
     app = make_app()
+    app.session.breakpoints.add("spike > 0.5")  # fires at the first step, with a long reason
     async with app.run_test(size=(80, 24)) as pilot:
         screen = main(app)
         await pilot.press("space")
         await pilot.pause()
-        screen.state = "stopped: spike > 3: loss 12.3457 is 3.12346 x the smooth loss 3.95432 at iteration 12345"
         await pilot.pause()
-        await pilot.pause()
+        assert screen.state.cause is StopCause.BREAKPOINT and screen.state.message.startswith("spike > 0.5: loss")
         status = screen.query_one("#status")
         shown = widget_text(status)
         assert f"smooth {screen.record.smooth_loss:.3f}" in shown  # nothing cut off below the long state
         assert status.size.height == len(shown.splitlines()) >= 3
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_header_keeps_its_height_running_and_paused(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        screen = main(app)
+        status = screen.query_one("#status")
+        await pilot.press("space")
+        await pilot.pause()
+        heights = {"before": status.size.height}
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.rate > 0, "a measured rate")
+        await pilot.pause()
+        heights["running"] = status.size.height
+        await pilot.press("r")
+        await wait_for_run_end(pilot)
+        await pilot.pause()
+        heights["paused"] = status.size.height
+        assert set(heights.values()) == {2}, heights
+        assert screen.query_one("#panels").region.y == 2

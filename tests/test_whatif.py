@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import training_scale_params
 
-from rnntui.engine import Config, Corpus, StepRecord, Trainer
+from rnntui.engine import Config, StepRecord, Trainer
 from rnntui.engine.whatif import (
     PARSERS,
     TOP_CHARS,

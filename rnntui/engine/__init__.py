@@ -2,24 +2,28 @@
 
 Public API::
 
-    from rnntui.engine import Config, Corpus, Trainer, save_checkpoint, load_checkpoint
+    from rnntui.engine import Config, Corpus, Trainer, open_session
     trainer = Trainer(Corpus.from_path("input.txt"), Config(hidden_size=100))
     record = trainer.step()          # immutable StepRecord
     text = trainer.sample(200)       # never changes training
-    save_checkpoint(trainer, "run.npz"); load_checkpoint("run.npz", corpus)
+
+    session = open_session(corpus, {"hidden_size": 64}, resume=None, breakpoints=["nan"])
+    result = session.run(1000, should_stop=lambda: False)   # breakpoints, samples, time travel
+    session.save("run.npz")
 
 This package imports no UI library.
 """
 
 from .breakpoints import VALID_FORMS, Breakpoint, BreakpointError, BreakpointSet, parse_breakpoint
 from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from .config import Config
+from .config import Config, adjustable_fields, settings, structural_fields
 from .corpus import Corpus
 from .errors import CheckpointError, ConfigError, CorpusError, RnntuiError
 from .gradcheck import GradCheckResult, gradcheck
 from .history import Event, History
 from .model import PARAM_NAMES, Layout, Pass, loss_and_grads
 from .record import StepRecord
+from .session import RunEnd, RunResult, RunState, Sample, Saved, Session, open_session
 from .threads import use_one_blas_thread
 from .timeline import Timeline, TimelineError
 from .trainer import Trainer, TrainerState, warm_up
@@ -35,6 +39,9 @@ __all__ = [
     "PARAM_NAMES",
     "CheckpointError",
     "Config",
+    "adjustable_fields",
+    "settings",
+    "structural_fields",
     "ConfigError",
     "Corpus",
     "CorpusError",
@@ -44,6 +51,13 @@ __all__ = [
     "Layout",
     "Pass",
     "RnntuiError",
+    "RunEnd",
+    "RunResult",
+    "RunState",
+    "Sample",
+    "Saved",
+    "Session",
+    "open_session",
     "StepRecord",
     "Trainer",
     "TrainerState",

@@ -68,13 +68,9 @@ _MAX_QUOTED = 60  # characters of the user's text repeated in an error message
 class BreakpointError(RnntuiError):
     """A breakpoint's text cannot be parsed, or a breakpoint set operation is invalid.
 
-    ``problem`` is the message without the list of valid forms, for places
-    that show that list already (the app's breakpoint dialog).
+    For a parse error the hint lists the valid forms; ``problem`` alone is
+    what places that show that list already (the app's breakpoint dialog) print.
     """
-
-    def __init__(self, message: str, problem: str | None = None) -> None:
-        super().__init__(message)
-        self.problem = problem if problem is not None else message
 
 
 # --- the kinds of condition ----------------------------------------------
@@ -368,12 +364,12 @@ def parse_breakpoint(text: object) -> Breakpoint:
     """Parse one breakpoint, e.g. ``"clip Whh > 0.1"``; raises BreakpointError on anything else."""
     if not isinstance(text, str):
         problem = f"a breakpoint must be text, got {type(text).__name__}"
-        raise BreakpointError(f"{problem}; valid forms: {VALID_FORMS}", problem)
+        raise BreakpointError(problem, f"valid forms: {VALID_FORMS}")
     try:
         return _Parser(_tokenize(text)).breakpoint()
     except _Problem as err:
         problem = f"bad breakpoint {_quote(text)}: {err}"
-        raise BreakpointError(f"{problem}; valid forms: {VALID_FORMS}", problem) from None
+        raise BreakpointError(problem, f"valid forms: {VALID_FORMS}") from None
 
 
 def _quote(text: str) -> str:
@@ -528,6 +524,7 @@ class BreakpointSet:
     def __init__(self, breakpoints: list[Breakpoint] | None = None) -> None:
         self._items: list[Breakpoint] = []
         self._held: set[str] = set()  # sources whose condition held at the last check
+        self.version = 0  # grows with every change to the list (what a front-end shows)
         for bp in breakpoints or []:
             self._append(bp)
 
@@ -552,18 +549,33 @@ class BreakpointSet:
             if other.source == bp.source:
                 raise BreakpointError(f"breakpoint {bp.source!r} already exists (number {i + 1}); toggle or remove that one")
         self._items.append(bp)
+        self.version += 1
         return bp
+
+    def ensure(self, text: str) -> Breakpoint:
+        """Make sure the breakpoint ``text`` is in the set and on: added if new, switched on if off.
+
+        Giving a breakpoint again (``--break`` on a resumed run) means the user
+        wants it now, whatever state it was saved in.
+        """
+        wanted = parse_breakpoint(text)
+        for i, bp in enumerate(self._items):
+            if bp.source == wanted.source:
+                return bp if bp.enabled else self.toggle(i)
+        return self._append(wanted)
 
     def remove(self, index: int) -> Breakpoint:
         """Remove and return the breakpoint at ``index``."""
         bp = self._items.pop(self._index(index))
         self._held.discard(bp.source)
+        self.version += 1
         return bp
 
     def toggle(self, index: int) -> Breakpoint:
         """Flip the enabled flag of the breakpoint at ``index``; return the new one."""
         i = self._index(index)
         self._items[i] = self._items[i].toggled()
+        self.version += 1
         return self._items[i]
 
     def _index(self, index: int) -> int:

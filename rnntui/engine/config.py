@@ -1,4 +1,10 @@
-"""The one configuration object of a training run."""
+"""The one configuration object of a training run, and what each of its fields means.
+
+Every hyperparameter is described once, here: its type, its range, its flag's
+metavar, its help text and whether it may change during a run. The CLI's flags,
+the set of changes a running trainer accepts and the app's hyperparameters form
+are all derived from these descriptions, so a new hyperparameter is one field.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +16,77 @@ from .errors import ConfigError
 
 
 @dataclass(frozen=True)
+class Setting:
+    """What a Config field takes and how it is offered to the user."""
+
+    kind: type  # int or float
+    metavar: str  # placeholder in --help, e.g. "LR"
+    help: str  # one phrase, shown by --help and the hyperparameters form
+    adjustable: bool  # may change during a run (the others are fixed once training starts)
+    minimum: float = 0  # smallest allowed value (for floats: see ``exclusive``)
+    exclusive: bool = False  # the value must be above ``minimum``, not equal to it
+    maximum: float | None = None  # largest allowed value, if any (exclusive for floats)
+
+    def check(self, name: str, value: object) -> None:
+        """Raise ConfigError when ``value`` is not allowed for field ``name``."""
+        wanted = self.wanted()
+        if self.kind is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"{name} must be a whole number, got {value!r}", name, wanted)
+            if value < self.minimum:
+                raise ConfigError(f"{name} must be at least {self.minimum:g}, got {value}", name, wanted)
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name} must be a number, got {value!r}", name, wanted)
+        too_low = value <= self.minimum if self.exclusive else value < self.minimum
+        too_high = self.maximum is not None and value >= self.maximum
+        if not math.isfinite(value) or too_low or too_high:
+            raise ConfigError(f"{name} must be {self._range()}, got {value}", name, wanted)
+
+    def _range(self) -> str:
+        if self.maximum is not None:
+            return f"a number from {self.minimum:g} up to (not including) {self.maximum:g}"
+        return f"a finite number above {self.minimum:g}" if self.exclusive else f"at least {self.minimum:g}"
+
+    def wanted(self) -> str:
+        """What to give instead of a bad value, as advice ("a positive number")."""
+        if self.kind is int:
+            return f"{self.minimum:g} or more"
+        if self.maximum is not None:
+            return f"a number from {self.minimum:g} to below {self.maximum:g}"
+        return "a positive number" if self.exclusive and self.minimum == 0 else f"a number above {self.minimum:g}"
+
+
+def _field(default: object, setting: Setting):
+    return dataclasses.field(default=default, metadata={"setting": setting})
+
+
+@dataclass(frozen=True)
 class Config:
     """Hyperparameters of the char-RNN and of its training loop.
 
     Frozen: a change (for example a new learning rate while paused) makes a new
-    Config with :func:`dataclasses.replace`, which validates again.
+    Config with :meth:`replace`, which validates again.
     """
 
-    hidden_size: int = 100  # H, neurons in the single tanh layer
-    seq_length: int = 25  # T, characters per truncated-BPTT window
-    learning_rate: float = 0.1  # Adagrad step size
-    clip: float = 5.0  # every gradient element is clipped to [-clip, clip]
-    seed: int = 0  # seeds the weight initialisation (and the sampler)
-    sample_every: int = 100  # iterations between automatic samples (0 = never)
-    sample_length: int = 200  # characters per sample
-    temperature: float = 1.0  # sampling softmax temperature (1 = the model's own)
+    hidden_size: int = _field(100, Setting(int, "H", "neurons in the tanh layer", False, minimum=1))
+    seq_length: int = _field(25, Setting(int, "T", "characters per truncated-BPTT window", False, minimum=1))
+    learning_rate: float = _field(0.1, Setting(float, "LR", "Adagrad step size", True, exclusive=True))
+    clip: float = _field(5.0, Setting(float, "C", "gradient elements are clipped to ±clip", True, exclusive=True))
+    seed: int = _field(0, Setting(int, "N", "seeds the weight initialisation and the sampler", False))
+    sample_every: int = _field(100, Setting(int, "N", "iterations between samples (0 = never)", True))
+    sample_length: int = _field(200, Setting(int, "N", "characters per sample", True, minimum=1))
+    temperature: float = _field(1.0, Setting(float, "TEMP", "sampling temperature", True, exclusive=True))
 
     def __post_init__(self) -> None:
-        _check_int("hidden_size", self.hidden_size, minimum=1)
-        _check_int("seq_length", self.seq_length, minimum=1)
-        _check_positive("learning_rate", self.learning_rate)
-        _check_positive("clip", self.clip)
-        _check_int("seed", self.seed, minimum=0)
-        _check_int("sample_every", self.sample_every, minimum=0)
-        _check_int("sample_length", self.sample_length, minimum=1)
-        _check_positive("temperature", self.temperature)
+        for name, setting in settings():
+            setting.check(name, getattr(self, name))
 
     def replace(self, **changes: object) -> "Config":
         """Return a copy with some fields changed (validated like a new Config)."""
+        unknown = sorted(set(changes) - set(field_names()))
+        if unknown:
+            raise ConfigError(f"unknown setting {', '.join(unknown)}")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, object]:
@@ -47,23 +96,24 @@ class Config:
     @classmethod
     def from_dict(cls, values: dict[str, object]) -> "Config":
         """Build a Config from a dict, ignoring unknown keys."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = set(field_names())
         return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+def settings() -> tuple[tuple[str, Setting], ...]:
+    """(field name, Setting) for every Config field, in declaration order."""
+    return tuple((f.name, f.metadata["setting"]) for f in dataclasses.fields(Config))
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be a whole number, got {value!r}; set {_flag(name)} to an integer")
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}; set {_flag(name)} to {minimum} or more")
+def field_names() -> tuple[str, ...]:
+    return tuple(name for name, _ in settings())
 
 
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number, got {value!r}; set {_flag(name)} to a positive number")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{name} must be a finite number above 0, got {value}; set {_flag(name)} to a positive number")
+def adjustable_fields() -> tuple[str, ...]:
+    """The fields that may change during a run (learning rate, clip, sampling)."""
+    return tuple(name for name, s in settings() if s.adjustable)
+
+
+def structural_fields() -> tuple[str, ...]:
+    """The fields fixed once a run has started: a resumed run must keep them."""
+    return tuple(name for name, s in settings() if not s.adjustable)

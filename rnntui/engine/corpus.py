@@ -43,6 +43,11 @@ class Corpus:
     data: np.ndarray = field(repr=False)  # (N,) indices, read-only
     fingerprint: str = field(repr=False)  # sha256 hex of the UTF-8 text
 
+    def __setstate__(self, state: dict) -> None:
+        # arriving in another process: the indices are read-only again
+        object.__setattr__(self, "__dict__", state)
+        self.data.setflags(write=False)
+
     @classmethod
     def from_text(cls, text: str, name: str = "<text>") -> "Corpus":
         """Build a corpus from a string (at least 2 characters)."""

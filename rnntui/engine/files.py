@@ -30,19 +30,7 @@ _STREAM_KINDS = ("FIFO", "character device")  # accepted for a log when the call
 
 
 class OutputError(RnntuiError):
-    """An output file cannot be written where asked (missing folder, read-only, a device, disk full...).
-
-    ``problem`` says what went wrong, ``hint`` what to do; ``str(error)`` is
-    both as one line.
-    """
-
-    def __init__(self, problem: str, hint: str | None = None) -> None:
-        super().__init__(problem if hint is None else f"{problem}; {hint}")
-        self.problem = problem
-        self.hint = hint
-
-    def __reduce__(self):
-        return (self.__class__, (self.problem, self.hint))
+    """An output file cannot be written where asked (missing folder, read-only, a device, disk full...)."""
 
 
 def _read_umask() -> int:

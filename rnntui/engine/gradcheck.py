@@ -10,6 +10,9 @@ from .model import PARAM_NAMES, Pass, loss_and_grads
 
 
 TOLERANCE = 1e-5  # the contract's bound on the relative error of every checked element
+STEP = 1e-5  # the contract's central-difference step
+SAMPLES = 10  # elements checked per parameter
+SEED = 0  # which elements are checked: the same ones on every run, for a given shape
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,9 @@ def gradcheck(
     inputs,
     targets,
     hprev: np.ndarray,
-    samples: int = 10,
-    step: float = 1e-5,
-    seed: int = 0,
+    samples: int = SAMPLES,
+    step: float = STEP,
+    seed: int = SEED,
     base: Pass | None = None,
 ) -> dict[str, GradCheckResult]:
     """Compare backprop gradients with central differences on random elements.
@@ -85,3 +88,68 @@ def gradcheck(
         errors = np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), 1e-8)
         results[name] = GradCheckResult(name, errors, a, n, noise)
     return results
+
+
+@dataclass(frozen=True, eq=False)
+class CheckedWindow:
+    """Private copies of what a check of the next window needs, taken before it runs (maybe in a thread)."""
+
+    iteration: int  # the iteration that will train on this window
+    position: int  # where the window starts in the text
+    inputs: np.ndarray  # (T,) character indices
+    targets: np.ndarray  # (T,)
+    hprev: np.ndarray  # (H,)
+    params: dict[str, np.ndarray]  # copies of the current parameters
+    clip: float  # the clip value in force
+
+
+@dataclass(frozen=True, eq=False)
+class WindowCheck:
+    """A gradient check of one window: per-parameter results and what clipping will change."""
+
+    iteration: int
+    position: int
+    window_length: int  # T
+    loss: float  # the window's loss with the checked parameters
+    clip: float
+    step: float
+    samples: int  # elements checked per parameter
+    results: dict[str, GradCheckResult]
+    shapes: dict[str, tuple[int, ...]]
+    clipped: dict[str, int]  # raw gradient elements with |g| > clip, per parameter
+
+    @property
+    def noise(self) -> float:
+        """The central difference's rounding floor for this window (the same for every parameter)."""
+        return next(iter(self.results.values())).noise
+
+    @property
+    def failing(self) -> list[str]:
+        """Parameters with at least one element off by more than the tolerance and the noise."""
+        return [name for name, result in self.results.items() if not result.passed(TOLERANCE)]
+
+
+def take_window(trainer) -> CheckedWindow:
+    """Copy the window the next step of ``trainer`` trains on (the reset rule applied) and its parameters."""
+    position, inputs, targets, hprev = trainer.next_window()
+    params = {name: np.array(value) for name, value in trainer.params.items()}
+    return CheckedWindow(trainer.iteration, position, inputs, targets, hprev, params, trainer.config.clip)
+
+
+def check_window(window: CheckedWindow, samples: int = SAMPLES, step: float = STEP, seed: int = SEED) -> WindowCheck:
+    """Run :func:`gradcheck` on ``window`` and count the raw gradient elements clipping will change."""
+    params = window.params
+    raw = loss_and_grads(params, window.inputs, window.targets, window.hprev)
+    results = gradcheck(params, window.inputs, window.targets, window.hprev, samples=samples, step=step, seed=seed, base=raw)
+    return WindowCheck(
+        iteration=window.iteration,
+        position=window.position,
+        window_length=len(window.inputs),
+        loss=float(raw.loss),
+        clip=window.clip,
+        step=step,
+        samples=samples,
+        results=results,
+        shapes={name: params[name].shape for name in PARAM_NAMES},
+        clipped={name: int(np.count_nonzero(np.abs(raw.grads[name]) > window.clip)) for name in PARAM_NAMES},
+    )

@@ -34,6 +34,7 @@ class History:
         self._grad = np.empty((capacity, _NP), dtype=np.float32)
         self._clipped = np.empty((capacity, _NP), dtype=np.float32)
         self.events: list[Event] = []
+        self._cuts: list[int] = []  # the length left by each truncation that removed rows, in order
 
     def __len__(self) -> int:
         return self._n
@@ -49,10 +50,42 @@ class History:
         self._clipped[i] = clipped_norms
         self._n += 1
 
+    def extend(self, loss, smooth, grad_norms, clipped_norms) -> None:
+        """Add several iterations' rows at once (arrays of equal length)."""
+        k = len(loss)
+        while self._n + k > len(self._loss):
+            self._grow()
+        rows = slice(self._n, self._n + k)
+        self._loss[rows], self._smooth[rows] = loss, smooth
+        self._grad[rows], self._clipped[rows] = grad_norms, clipped_norms
+        self._n += k
+
+    def rows_from(self, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of rows ``start`` to the end: loss, smooth loss, raw and clipped gradient norms."""
+        return tuple(arr[start : self._n].copy() for arr in (self._loss, self._smooth, self._grad, self._clipped))
+
     def truncate(self, n: int) -> None:
         """Forget iterations n and later (and events from n on)."""
-        self._n = min(self._n, max(n, 0))
+        n = max(n, 0)
+        if n < self._n:
+            self._cuts.append(n)
+        self._n = min(self._n, n)
         self.events = [e for e in self.events if e.iteration <= self._n]
+
+    @property
+    def generation(self) -> int:
+        """How many times rows were removed: a copy made at another generation may hold rows that are gone."""
+        return len(self._cuts)
+
+    def changed_from(self, generation: int, length: int) -> int:
+        """The first row a copy of the first ``length`` rows, taken at ``generation``, lacks or has wrong.
+
+        Rows are only ever appended or cut from the end, so the copy is right up
+        to the shortest length the history had since it was taken.
+        """
+        if not 0 <= generation <= len(self._cuts):
+            return 0
+        return min([length, self._n, *self._cuts[generation:]])
 
     def _grow(self) -> None:
         cap = 2 * len(self._loss)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
@@ -61,6 +62,13 @@ class StepRecord:
     sample: str | None = None  # text sampled before this step (every sample_every), or None
     sample_temperature: float | None = None  # temperature of ``sample``
 
+    def __reduce__(self):
+        # for sending to another process: plain dicts for the mappings, arrays frozen again on arrival
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name in _MAPPINGS:
+            values[name] = dict(values[name])
+        return (_rebuild_record, (values,))
+
     @property
     def loss_per_char(self) -> float:
         """Loss divided by the window length."""
@@ -99,3 +107,16 @@ class StepRecord:
             "bh": raw_norm,
             "by": dy_norm,
         }
+
+
+_MAPPINGS = ("grad_norms", "clipped_norms", "clip_fractions", "update_ratios")
+
+
+def _rebuild_record(values: dict) -> StepRecord:
+    """A StepRecord from :meth:`StepRecord.__reduce__`'s values: read-only arrays, read-only mappings."""
+    for name, value in values.items():
+        if isinstance(value, np.ndarray):
+            frozen(value)
+    for name in _MAPPINGS:
+        values[name] = MappingProxyType(values[name])
+    return StepRecord(**values)

@@ -1,61 +1,140 @@
 """A training session: the trainer plus what a debugger adds around it.
 
 Session owns the Trainer, the time-travel Timeline, the breakpoints, the
-samples taken so far and the save state. The app and the headless trainer both
-drive training through it; it imports no UI library, so everything here is
-testable headless. Only one thread may call the mutating methods at a time
-(the app's worker while running, the UI thread while paused); the UI thread
-reads ``last_record``, ``samples`` and ``samples_version`` at any time.
+samples taken so far and the save state. It is the one way to drive training:
+``rnntui train`` calls it directly, and the app through a SessionHost
+(control.py), which runs it in a process of its own. It imports no UI library,
+so everything here is testable headless. One thread at a time may use a
+Session.
+
+:func:`open_session` builds one from a corpus, the settings the user gave, a
+checkpoint to resume and breakpoints, doing every check both front-ends need.
 """
 
 from __future__ import annotations
 
 import bisect
-import threading
+import enum
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
 
 from .breakpoints import BreakpointSet
-from .checkpoint import save_checkpoint
+from .checkpoint import NonFiniteStateError, load_checkpoint, save_checkpoint, save_checkpoint_with_fallback
+from .config import Config, adjustable_fields, structural_fields
+from .corpus import Corpus
+from .errors import ResumeMismatch
 from .record import StepRecord
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline, TimelineError
 from .trainer import Trainer
+
+KEEP_SAMPLES = 2000  # samples kept for going back: 200,000 iterations at the default sample_every (about 0.7 MB)
 
 
 @dataclass(frozen=True)
 class Sample:
     """A piece of generated text, labelled with when and how it was drawn."""
 
-    iteration: int  # the iteration the model had reached
+    iteration: int  # updates the model had had (the trainer's iteration when it was drawn)
     temperature: float
     text: str
     on_demand: bool  # True: asked for by the user; False: every sample_every
 
 
-KEEP_SAMPLES = 2000  # samples kept for going back: 200,000 iterations at the default sample_every (about 0.7 MB)
+# --- how runs end, and the state a front-end shows --------------------------
 
 
-def stop_after(record: StepRecord, breakpoints: BreakpointSet) -> tuple[str, str] | None:
-    """Why training stops after ``record``: ("diverged", message), ("breakpoint", reason) or None.
+class RunEnd(enum.Enum):
+    """Why a run of several iterations ended."""
+
+    PAUSED = "paused"  # asked to stop (pause, Ctrl+C)
+    LIMIT = "limit"  # the iterations asked for are done
+    BREAKPOINT = "breakpoint"  # a breakpoint's condition started to hold
+    DIVERGED = "diverged"  # a non-finite loss, gradient or parameter
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why the last step stops a run: a breakpoint or divergence, with its message."""
+
+    end: RunEnd  # BREAKPOINT or DIVERGED
+    message: str
+
+
+def stop_after(record: StepRecord, breakpoints: BreakpointSet) -> Stop | None:
+    """Why training stops after ``record``, or None.
 
     Divergence comes first, so a diverging step ends as diverged even when a
-    ``nan`` breakpoint would also fire. The app's runs and ``rnntui train`` both stop by this.
+    ``nan`` breakpoint would also fire.
     """
     if record.nonfinite is not None:
-        return "diverged", f"diverged at iteration {record.iteration}: non-finite {record.nonfinite}"
+        return Stop(RunEnd.DIVERGED, f"diverged at iteration {record.iteration}: non-finite {record.nonfinite}")
     reason = breakpoints.check(record)
-    return None if reason is None else ("breakpoint", reason)
+    return None if reason is None else Stop(RunEnd.BREAKPOINT, reason)
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """Why a run of several iterations ended."""
+    """How a run of several iterations ended."""
 
     steps: int  # iterations taken
-    reason: str  # "paused", "limit", "breakpoint", "diverged"
-    detail: str | None = None  # breakpoint or divergence message
+    end: RunEnd
+    detail: str | None = None  # the breakpoint or divergence message
+
+
+class Phase(enum.Enum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+
+
+class StopCause(enum.Enum):
+    """Why a run is stopped (rather than paused)."""
+
+    BREAKPOINT = "breakpoint"
+    DIVERGED = "diverged"
+    FAILED = "failed"  # training raised an error
+    ENGINE_LOST = "engine lost"  # the engine's process ended
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the header shows and the actions check: running, paused (maybe in the past), or stopped."""
+
+    phase: Phase
+    furthest: int | None = None  # paused behind the front: the furthest iteration computed
+    cause: StopCause | None = None  # why it stopped (phase STOPPED only)
+    message: str = ""  # the stop's reason in words
+
+    @classmethod
+    def running(cls) -> "RunState":
+        return cls(Phase.RUNNING)
+
+    @classmethod
+    def paused(cls, furthest: int | None = None) -> "RunState":
+        """Paused; ``furthest`` when the iteration shown is behind the furthest one computed."""
+        return cls(Phase.PAUSED, furthest=furthest)
+
+    @classmethod
+    def stopped(cls, cause: StopCause, message: str) -> "RunState":
+        return cls(Phase.STOPPED, cause=cause, message=message)
+
+    @property
+    def is_running(self) -> bool:
+        return self.phase is Phase.RUNNING
+
+    @property
+    def in_the_past(self) -> bool:
+        return self.phase is Phase.PAUSED and self.furthest is not None
+
+
+_STOP_CAUSES = {RunEnd.BREAKPOINT: StopCause.BREAKPOINT, RunEnd.DIVERGED: StopCause.DIVERGED}
+
+
+# --- the session -----------------------------------------------------------
 
 
 class Session:
@@ -70,61 +149,83 @@ class Session:
         self.timeline = Timeline(trainer, budget_bytes=budget)
         self.breakpoints = breakpoints if breakpoints is not None else BreakpointSet()
         self.last_record: StepRecord | None = None
-        self._stop: tuple[str, str] | None = None  # (kind, message) if the last step stops a run, see stop_after
+        self.record_serial = 0  # grows whenever last_record changes (a front-end's cue to redraw)
+        self._stop: Stop | None = None  # the last step stops a run (see stop_after), or a run failed
+        self._failure: str | None = None
+        self.running = False  # inside run()
         self.saved_iteration: int | None = trainer.iteration if trainer.iteration else None
         self._saved_mark = self._progress_mark()  # what "no unsaved progress" looks like
         self.save_path: Path | None = None
+        self.notices: list[str] = []  # things to tell the user once they are looking (short corpus, ...)
         self._samples: deque[Sample] = deque(maxlen=keep_samples)
         self.samples_version = 0  # grows whenever the kept samples change
-        self._pending: list[dict[str, object]] = []  # hyperparameter changes queued while running
-        self._sample_requests: list[float] = []  # on-demand samples asked for while running (temperatures)
-        self.branch_message: str | None = None  # a new branch started by a queued change, for the UI
-        self._lock = threading.Lock()
 
     # --- stepping ----------------------------------------------------------
     def step(self) -> StepRecord:
-        """One iteration; collects its sample and checks breakpoints and divergence.
-
-        Hyperparameter changes queued with :meth:`queue_hyperparameters` are
-        applied first, by the thread that steps.
-        """
-        self._apply_pending()
-        self._draw_requested_samples()
+        """One iteration; collects its sample and checks breakpoints and divergence."""
         record = self.timeline.step()
-        self._accept(record)
-        return record
-
-    def _accept(self, record: StepRecord) -> None:
-        self.last_record = record
+        self._show(record)
         if record.sample is not None:
             self._add_sample(Sample(record.iteration, record.sample_temperature or 1.0, record.sample, False))
         self._stop = stop_after(record, self.breakpoints)
+        self._failure = None
+        return record
 
-    def run(self, limit: int | None, should_stop: Callable[[], bool]) -> RunResult:
+    def run(
+        self,
+        limit: int | None,
+        should_stop: Callable[[], bool],
+        on_record: Callable[[StepRecord], None] | None = None,
+    ) -> RunResult:
         """Step until ``should_stop()``, ``limit`` iterations, a breakpoint, or divergence.
 
-        Changes and samples queued while running are applied before returning,
-        so none is left waiting for a later, unrelated step.
+        ``should_stop`` is asked before every step (a front-end handles its
+        requests there); ``on_record`` sees every record (for a log).
         """
         steps = 0
+        self.running = True
         try:
             while limit is None or steps < limit:
                 if should_stop():
-                    return RunResult(steps, "paused")
-                self.step()
+                    return RunResult(steps, RunEnd.PAUSED)
+                record = self.step()
                 steps += 1
+                if on_record is not None:
+                    on_record(record)
                 if self._stop is not None:
-                    kind, detail = self._stop
-                    return RunResult(steps, kind, detail)
-            return RunResult(steps, "limit")
+                    return RunResult(steps, self._stop.end, self._stop.message)
+            return RunResult(steps, RunEnd.LIMIT)
         finally:
-            self._apply_pending()
-            self._draw_requested_samples()
+            self.running = False
+
+    def fail(self, problem: str) -> None:
+        """Record that training raised an error (shown as a stopped run until the next step)."""
+        self._failure = problem
 
     def next_window(self):
         """(inputs, targets, hprev) that the next step will train on (the reset rule applied)."""
         _, inputs, targets, hprev = self.trainer.next_window()
         return inputs, targets, hprev
+
+    @property
+    def run_state(self) -> RunState:
+        """Running, stopped by the last step (or a failure), or paused (behind the front after time travel)."""
+        return RunState.running() if self.running else self.state_between_runs
+
+    @property
+    def state_between_runs(self) -> RunState:
+        """The state once no run goes on: stopped by the last step (or a failure), or paused."""
+        if self._failure is not None:
+            return RunState.stopped(StopCause.FAILED, self._failure)
+        if self._stop is not None:
+            return RunState.stopped(_STOP_CAUSES[self._stop.end], self._stop.message)
+        timeline = self.timeline
+        return RunState.paused(timeline.furthest if timeline.behind else None)
+
+    @property
+    def stop_reason(self) -> str | None:
+        """The breakpoint or divergence message of the last step, if it stops a run (None after a jump)."""
+        return self._stop.message if self._stop is not None else None
 
     # --- time travel -------------------------------------------------------
     def goto(self, iteration: int) -> StepRecord:
@@ -133,7 +234,6 @@ class Session:
         Only iterations computed so far: training further goes through
         :meth:`run`, which checks breakpoints and keeps samples.
         """
-        self._apply_pending()
         if iteration > self.timeline.furthest:
             raise TimelineError(
                 f"iteration {iteration:,} has not been trained yet (the furthest is {self.timeline.furthest:,}); "
@@ -143,58 +243,25 @@ class Session:
 
     def back(self) -> StepRecord:
         """Step back one iteration."""
-        self._apply_pending()
         return self._arrived(self.timeline.back())
 
     def _arrived(self, record: StepRecord) -> StepRecord:
         """After a jump: the record on show (``samples_until`` tells which samples existed then)."""
-        self.last_record = record
+        self._show(record)
         self._stop = None
+        self._failure = None
         return record
 
-    @property
-    def stop_reason(self) -> str | None:
-        """The breakpoint or divergence message of the last step, if it stops a run (None after a jump)."""
-        return self._stop[1] if self._stop is not None else None
+    def _show(self, record: StepRecord) -> None:
+        self.last_record = record
+        self.record_serial += 1
 
     def set_hyperparameters(self, **changes: object) -> str | None:
-        """Change hyperparameters from the next step on; returns a new-branch message or None.
-
-        Call only while no other thread is stepping; use queue_hyperparameters then.
-        """
-        self._apply_pending()  # older queued changes first, so this newer one wins
-        return self._set_hyperparameters(**changes)
-
-    def _set_hyperparameters(self, **changes: object) -> str | None:
+        """Change hyperparameters from the next step on; returns a new-branch message or None."""
         message = self.timeline.set_hyperparameters(**changes)
         if message is not None:  # a new branch: the old future's samples are gone with it
             self._forget_samples_after(self.trainer.iteration - 1)
         return message
-
-    def queue_hyperparameters(self, **changes: object) -> None:
-        """Validate changes now and apply them before the next iteration (safe while running)."""
-        self.trainer.config.replace(**changes)  # raises ConfigError on a bad value
-        with self._lock:
-            self._pending.append(dict(changes))
-
-    def _apply_pending(self) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for changes in pending:
-            message = self._set_hyperparameters(**changes)
-            if message is not None:
-                self.branch_message = message
-
-    def request_sample(self, temperature: float) -> None:
-        """Ask for an on-demand sample while running: the training thread draws it between two steps."""
-        with self._lock:
-            self._sample_requests.append(temperature)
-
-    def _draw_requested_samples(self) -> None:
-        with self._lock:
-            requests, self._sample_requests = self._sample_requests, []
-        for temperature in requests:
-            self.sample_now(temperature)
 
     # --- samples -----------------------------------------------------------
     def _add_sample(self, sample: Sample) -> None:
@@ -205,15 +272,14 @@ class Session:
         every kept sample of a full list was pushed out before and stays out.
         A sample the user asked for is always kept, even behind the others.
         """
-        with self._lock:
-            samples = self._samples
-            if samples.maxlen == 0:
-                return
-            if not samples or sample.iteration > samples[-1].iteration:  # the newest: the usual case
-                samples.append(sample)
-            elif not self._insert_sample(sample):
-                return
-            self.samples_version += 1
+        samples = self._samples
+        if samples.maxlen == 0:
+            return
+        if not samples or sample.iteration > samples[-1].iteration:  # the newest: the usual case
+            samples.append(sample)
+        elif not self._insert_sample(sample):
+            return
+        self.samples_version += 1
 
     def _insert_sample(self, sample: Sample) -> bool:
         """Put a sample that is not the newest in its place (see _add_sample); False if it is not kept."""
@@ -240,22 +306,20 @@ class Session:
     @property
     def samples(self) -> tuple[Sample, ...]:
         """The kept samples, oldest first."""
-        with self._lock:
-            return tuple(self._samples)
+        return tuple(self._samples)
 
     def samples_until(self, record: StepRecord | None) -> tuple[Sample, ...]:
         """The kept samples that existed when ``record`` was the newest: drawn up to the state after it."""
         if record is None:
             return self.samples
-        return tuple(s for s in self.samples if s.iteration <= record.iteration + 1)
+        return tuple(s for s in self._samples if s.iteration <= record.iteration + 1)
 
     def _forget_samples_after(self, iteration: int) -> None:
         """On a new branch: drop samples drawn after ``iteration`` (they belong to the discarded future)."""
-        with self._lock:
-            kept = [s for s in self._samples if s.iteration <= iteration]
-            if len(kept) != len(self._samples):
-                self._samples = deque(kept, maxlen=self._samples.maxlen)
-                self.samples_version += 1
+        kept = [s for s in self._samples if s.iteration <= iteration]
+        if len(kept) != len(self._samples):
+            self._samples = deque(kept, maxlen=self._samples.maxlen)
+            self.samples_version += 1
 
     # --- saving ------------------------------------------------------------
     def _progress_mark(self) -> tuple:
@@ -268,13 +332,117 @@ class Session:
         """True when something computed or changed since the last save (or the start) would be lost."""
         return self._progress_mark() != self._saved_mark
 
-    def save(self, path: str | Path) -> Path:
-        """Save a checkpoint atomically, with the breakpoints and any other extras it was resumed with."""
-        self._apply_pending()
+    @property
+    def unsaved_iterations(self) -> int:
+        """Iterations computed since the last save (or the start of this session)."""
+        computed = max(self.timeline.furthest + 1, self.trainer.iteration)
+        return max(0, computed - self._saved_mark[0])
+
+    def save(self, path: str | Path, rescue: bool = False) -> "Saved":
+        """Save a checkpoint atomically, with the breakpoints and any other extras it was resumed with.
+
+        A diverged state (NaN or infinity) is never written: the last finite
+        state, before the first diverged iteration, is saved instead, and
+        ``Saved.note`` says so. With ``rescue``, a file that cannot be written
+        (a full disk, a folder made read-only) is saved under a rescue name
+        instead (see ``save_checkpoint_with_fallback``), and the note names it.
+        """
         extra = dict(self.trainer.checkpoint_extras)
         extra["breakpoints"] = self.breakpoints.to_array()
-        path = save_checkpoint(self.trainer, path, extra=extra)
-        self.saved_iteration = self.trainer.iteration
+        try:
+            written, problem = self._write(path, extra, rescue)
+            saved_count, note = self.trainer.iteration, None
+        except NonFiniteStateError:
+            diverged = self._first_diverged()
+            saved_count = max(diverged - 1, self.timeline.first)
+            shown = self.timeline.iteration
+            self.timeline.move_to_count(saved_count)
+            try:
+                written, problem = self._write(path, extra, rescue)
+            finally:
+                self.timeline.move_to_count(shown + 1)
+            note = (f"iteration {diverged} diverged; saved the last sound state, after {saved_count} iterations "
+                    "(the update before the divergence is left out)")
+        if problem is not None:
+            note = f"{problem}; saved to {written} instead" + ("" if note is None else f" ({note})")
+        self.saved_iteration = saved_count
         self._saved_mark = self._progress_mark()
-        self.save_path = Path(path)
-        return self.save_path
+        self.save_path = Path(written)
+        return Saved(Path(written), saved_count, note)
+
+    def _write(self, path: str | Path, extra: dict, rescue: bool) -> tuple[Path, str | None]:
+        if rescue:
+            return save_checkpoint_with_fallback(self.trainer, path, extra=extra)
+        return save_checkpoint(self.trainer, path, extra=extra), None
+
+    def _first_diverged(self) -> int:
+        """The first iteration whose loss is not finite (or the diverged record's, when the loss was)."""
+        bad = np.flatnonzero(~np.isfinite(self.trainer.history.loss))
+        if bad.size:
+            return int(bad[0])
+        record = self.last_record
+        return record.iteration if record is not None else self.trainer.iteration
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where a checkpoint went and what it holds."""
+
+    path: Path
+    iteration: int  # iterations done in the saved state
+    note: str | None = None  # when not what was asked: the last finite state, or a rescue file
+
+
+# --- opening a session -------------------------------------------------------
+
+
+def open_session(
+    corpus: Corpus,
+    settings: Mapping[str, object] | None = None,
+    resume: str | Path | None = None,
+    breakpoints: Iterable[str] = (),
+    keep_samples: int = KEEP_SAMPLES,
+) -> Session:
+    """A Session on ``corpus``: new with ``settings``, or resumed from the checkpoint ``resume``.
+
+    ``settings`` holds the Config fields the user gave. When resuming, the
+    fields fixed for a run (hidden size, window, seed) must equal the saved
+    ones, and the adjustable ones override the saved values from the next
+    iteration on (recorded as hyperparameter changes). Breakpoints saved in
+    the checkpoint come back with their on/off state; each of ``breakpoints``
+    is added, or switched on when it was saved switched off. Raises an
+    RnntuiError (CheckpointError, ConfigError, BreakpointError) for bad input.
+    """
+    given = dict(settings or {})
+    config = Config(**given)  # validates every value
+    if resume is None:
+        trainer = Trainer(corpus, config)
+        saved_breakpoints = BreakpointSet()
+    else:
+        trainer = load_checkpoint(resume, corpus)
+        _check_structural(trainer.config, given, resume)
+        changes = {name: value for name, value in given.items() if name in adjustable_fields()}
+        if changes:
+            trainer.set_hyperparameters(**changes)
+        saved = trainer.checkpoint_extras.get("breakpoints")
+        saved_breakpoints = BreakpointSet.from_array(saved) if saved is not None else BreakpointSet()
+    for text in breakpoints:
+        saved_breakpoints.ensure(text)
+    session = Session(trainer, saved_breakpoints, keep_samples=keep_samples)
+    if trainer.window_notice:
+        session.notices.append(trainer.window_notice)
+    if resume is not None:
+        session.save_path = Path(resume)
+        if not trainer.checkpoint_fingerprint_matches:
+            session.notices.append(
+                f"{corpus.name} differs from the text {Path(resume).name} was trained on "
+                "(same characters); training continues on the new text"
+            )
+    return session
+
+
+def _check_structural(saved: Config, given: Mapping[str, object], checkpoint: str | Path) -> None:
+    """Refuse hidden size, window or seed values that differ from the checkpoint's."""
+    for name in structural_fields():
+        if name in given and given[name] != getattr(saved, name):
+            raise ResumeMismatch(name, given[name], getattr(saved, name), str(checkpoint))

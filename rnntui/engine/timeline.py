@@ -182,6 +182,22 @@ class Timeline:
             raise TimelineError(f"cannot go back from iteration {self.iteration}: the timeline starts at {self.first}")
         return self.goto(self.iteration - 1)
 
+    def move_to_count(self, count: int) -> None:
+        """Leave the trainer where ``count`` iterations are done (``first <= count <= furthest + 1``).
+
+        The state between two records: after iteration ``count - 1``, before
+        iteration ``count``. Replays as :meth:`goto` does.
+        """
+        self._sync()
+        if not self.first <= count <= self._furthest + 1:
+            raise TimelineError(f"no state after {count} iterations: the timeline holds {self.first} to {self._furthest + 1}")
+        if count == self._at:
+            return
+        if count > self.first:
+            self.goto(count - 1)
+        else:
+            self._restore(self.first)
+
     def set_hyperparameters(self, **changes: object) -> str | None:
         """Change hyperparameters from the next step on (see :meth:`Trainer.set_hyperparameters`).
 

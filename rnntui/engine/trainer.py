@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Config
+from .config import Config, adjustable_fields
+from .errors import ConfigError
 from .corpus import Corpus
 from .history import Event, History
 from .kernels import clip_adagrad
@@ -57,10 +58,26 @@ class Trainer:
         self.iteration = 0  # n, iterations done
         self.smooth_loss = self.initial_smooth_loss
         self.history = History()
-        self._data = np.asarray(corpus.data, dtype=np.intp)  # (N,) indices for fast slicing
+        self._data = corpus.data  # (N,) indices in the corpus's compact dtype; windows are cast to intp
         self._sample_rng = np.random.default_rng([self.config.seed, 1])
         self.checkpoint_extras: dict[str, np.ndarray] = {}  # extra arrays read from a checkpoint
         self.checkpoint_fingerprint_matches = True  # False when resumed on an edited corpus
+
+    # --- copying to another process ---------------------------------------
+    def __getstate__(self) -> dict:
+        # the parameter views would arrive as separate arrays: send the buffers, rebuild the views
+        state = dict(self.__dict__)
+        del state["_P"], state["_G"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        for name in ("_flat", "_mem", "_grad"):
+            buffer = zeros_aligned(self.layout.size)
+            buffer[...] = state[name]
+            setattr(self, name, buffer)
+        self._P = self.layout.views(self._flat)
+        self._G = self.layout.views(self._grad)
 
     # --- read-only views -------------------------------------------------
     @property
@@ -115,8 +132,8 @@ class Trainer:
         position, hprev = self.position, self.hprev
         if self._resets():
             position, hprev = 0, np.zeros_like(hprev)
-        inputs = self._data[position : position + T].copy()
-        targets = self._data[position + 1 : position + T + 1].copy()
+        inputs = self._data[position : position + T].astype(np.intp)
+        targets = self._data[position + 1 : position + T + 1].astype(np.intp)
         return position, inputs, targets, hprev.copy()
 
     # --- training --------------------------------------------------------
@@ -129,8 +146,8 @@ class Trainer:
             self.hprev = np.zeros(cfg.hidden_size)
             self.position = 0
         p, n = self.position, self.iteration
-        inputs = self._data[p : p + T]
-        targets = self._data[p + 1 : p + T + 1]
+        inputs = self._data[p : p + T].astype(np.intp)  # (T,) the kernels index with intp
+        targets = self._data[p + 1 : p + T + 1].astype(np.intp)
         hprev = self.hprev
 
         sample = None
@@ -154,8 +171,8 @@ class Trainer:
             position=p,
             reset=reset,
             seq_length=T,
-            inputs=frozen(inputs.copy()),
-            targets=frozen(targets.copy()),
+            inputs=frozen(inputs),
+            targets=frozen(targets),
             hprev=frozen(cache.hs_full[0]),
             hs=frozen(cache.hs_full[1:]),
             ys=frozen(cache.ys),
@@ -271,14 +288,13 @@ class Trainer:
         self.config = state.config
 
     def set_hyperparameters(self, **changes: object) -> Config:
-        """Change learning_rate, clip, temperature, sample_every or sample_length from the next step on.
+        """Change adjustable hyperparameters (learning rate, clip, sampling) from the next step on.
 
         Validated like a new Config; each change is recorded in ``history.events``.
         """
-        allowed = {"learning_rate", "clip", "temperature", "sample_every", "sample_length"}
-        unknown = set(changes) - allowed
-        if unknown:
-            raise ValueError(f"cannot change {', '.join(sorted(unknown))} during a run")
+        fixed = sorted(set(changes) - set(adjustable_fields()))
+        if fixed:
+            raise ConfigError(f"cannot change {', '.join(fixed)} during a run", fixed[0], "its value at the start")
         new = self.config.replace(**changes)
         for key in sorted(changes):
             old_value, new_value = getattr(self.config, key), getattr(new, key)

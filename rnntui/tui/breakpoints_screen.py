@@ -10,8 +10,9 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList
 
-from ..engine.breakpoints import VALID_FORMS, Breakpoint, BreakpointError
-from ..engine.session import Session
+from ..engine import RnntuiError
+from ..engine.breakpoints import VALID_FORMS, Breakpoint
+from ..engine.control import Controller, EngineLost
 from .dialogs import modal_box_css
 
 HINT = "enter add · tab list/input · space/t on/off · d/del remove · esc close"
@@ -35,7 +36,7 @@ class BreakpointList(OptionList):
 
 
 class BreakpointsScreen(ModalScreen[None]):
-    """Edit ``session.breakpoints`` in place; dismisses with None."""
+    """Edit the session's breakpoints through the controller; dismisses with None."""
 
     DEFAULT_CSS = modal_box_css("BreakpointsScreen", width=78, padding="0 1", max_width="100%") + """
     BreakpointsScreen Label {
@@ -61,9 +62,9 @@ class BreakpointsScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape", "close", "Close")]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__()
-        self.session = session
+        self.controller = controller
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -88,7 +89,7 @@ class BreakpointsScreen(ModalScreen[None]):
 
     def refresh_list(self, highlight: int | None) -> None:
         """Show the session's breakpoints again and highlight row ``highlight`` (clamped)."""
-        items = list(self.session.breakpoints)
+        items = list(self.controller.mirror.breakpoints)
         listing = self.listing
         listing.set_options(breakpoint_row(i + 1, bp) for i, bp in enumerate(items))
         listing.display = bool(items)
@@ -106,21 +107,18 @@ class BreakpointsScreen(ModalScreen[None]):
     @on(Input.Submitted, "#new")
     def add_breakpoint(self, event: Input.Submitted) -> None:
         """Parse the input's text and append it; a parse error stays on screen."""
-        try:
-            self.session.breakpoints.add(event.value)
-        except BreakpointError as err:
-            self.show_error(err.problem)  # the valid forms are listed under it already
+        if not self.edit(self.controller.add_breakpoint, event.value):
             return
         self.show_error(None)
         event.input.clear()
-        self.refresh_list(len(self.session.breakpoints) - 1)
+        self.refresh_list(len(self.controller.mirror.breakpoints) - 1)
 
     def action_toggle_highlighted(self) -> None:
         """Switch the highlighted breakpoint on or off."""
         index = self.listing.highlighted
         if index is None:
             return
-        self.session.breakpoints.toggle(index)
+        self.edit(self.controller.toggle_breakpoint, index)
         self.refresh_list(index)
 
     def action_remove_highlighted(self) -> None:
@@ -128,10 +126,22 @@ class BreakpointsScreen(ModalScreen[None]):
         index = self.listing.highlighted
         if index is None:
             return
-        self.session.breakpoints.remove(index)
+        self.edit(self.controller.remove_breakpoint, index)
         self.refresh_list(index)
-        if not len(self.session.breakpoints):
+        if not self.controller.mirror.breakpoints:
             self.query_one("#new", Input).focus()
+
+    def edit(self, change, argument) -> bool:
+        """Make a change through the controller; a problem is shown under the input (False returned)."""
+        try:
+            change(argument)
+        except EngineLost as err:
+            self.show_error(err.problem)
+            return False
+        except RnntuiError as err:
+            self.show_error(err.problem)  # the valid forms are listed under it already
+            return False
+        return True
 
     def action_close(self) -> None:
         """Close the dialog."""

@@ -1,15 +1,15 @@
 """The debugger's own controls on the main screen: time travel, step-into,
 breakpoints, live hyperparameters and the gradient check.
 
-A mixin for MainScreen: it expects ``session``, ``record``, ``cursor_t``,
-``running``, ``state`` and ``_show`` from the screen.
+A mixin for MainScreen, using only its public surface: ``controller``,
+``record``, ``cursor_t``, ``unit``, ``running``, ``command``, ``pause`` and
+``start_run``.
 """
 
 from __future__ import annotations
 
 from textual.reactive import reactive
 
-from ..engine import RnntuiError
 from .dialogs import TextPrompt, int_checker
 from .step_panel import StepPanel, step_position
 
@@ -29,48 +29,33 @@ class DebuggerActions:
     # --- time travel -------------------------------------------------------
     def action_back(self) -> None:
         """backspace: show the previous iteration again (replayed bit-identically)."""
-        if not self._paused_or_warn("going back"):
-            return
-        self._travel(lambda: self.session.back())
+        if self._paused_or_warn("going back"):
+            self.command(self.controller.back)
 
     def action_goto(self) -> None:
         """g: jump to any iteration number computed so far or later."""
         if not self._paused_or_warn("jumping"):
             return
-        timeline = self.session.timeline
-        prompt = TextPrompt(
-            f"Go to iteration ({timeline.first:,} to {timeline.furthest:,} seen; later ones are trained):",
-            str(max(timeline.first, (self.record.iteration if self.record else 0) - 100)),
-            check=int_checker(timeline.first, timeline.furthest + 10_000_000),
-        )
-        self.app.push_screen(prompt, lambda answer: answer and self._go_to(int(answer)))
+        mirror = self.controller.mirror
+        if mirror.furthest < mirror.first:
+            prompt = f"Go to iteration ({mirror.first:,} or later; nothing is trained yet, so it trains there):"
+        else:
+            prompt = (f"Go to iteration ({mirror.first:,} to {mirror.furthest:,} seen; "
+                      "later ones are trained):")
+        default = max(mirror.first, (self.record.iteration if self.record else 0) - 100)
+        check = int_checker(mirror.first, mirror.furthest + 10_000_000)
+        self.app.push_screen(TextPrompt(prompt, str(default), check=check), lambda answer: answer and self._go_to(int(answer)))
 
     def _go_to(self, iteration: int) -> None:
         """Replay to a computed iteration; past the furthest one, replay there and run the rest
         (a normal run: breakpoints apply, samples are kept, r pauses it)."""
-        furthest = self.session.timeline.furthest
+        furthest = self.controller.mirror.furthest
         if iteration <= furthest:
-            self._travel(lambda: self.session.goto(iteration))
+            self.command(self.controller.goto, iteration)
             return
         if furthest >= 0 and (self.record is None or self.record.iteration != furthest):
-            self._travel(lambda: self.session.goto(furthest))
+            self.command(self.controller.goto, furthest)
         self.start_run(iteration - furthest)
-
-    def _travel(self, move) -> None:
-        try:
-            record = move()
-        except RnntuiError as err:
-            self.notify(str(err), severity="warning")
-            return
-        self._history_len = -1
-        self._show(record)
-        self.state = self._paused_state()
-
-    def _paused_state(self) -> str:
-        timeline = self.session.timeline
-        if timeline.behind:
-            return f"paused in the past (furthest {timeline.furthest:,})"
-        return "paused"
 
     # --- step into an iteration --------------------------------------------
     def action_step_into(self) -> None:
@@ -105,33 +90,29 @@ class DebuggerActions:
         from .breakpoints_screen import BreakpointsScreen
 
         if self.running:
-            self._stop_flag.set()
-        self.app.push_screen(BreakpointsScreen(self.session))
+            self.pause()
+        self.app.push_screen(BreakpointsScreen(self.controller))
 
     def action_hyperparameters(self) -> None:
-        """h: change learning rate, clip, temperature, sample_every, sample_length (paused)."""
+        """h: change learning rate, clip, temperature, sample_every, sample_length (pauses a run first)."""
         from .hyperparams_screen import HyperparamsScreen
 
-        if not self._paused_or_warn("changing hyperparameters"):
-            return
-        self.app.push_screen(HyperparamsScreen(self.session), self._hyperparameters_changed)
+        if self.running:
+            self.pause()
+        self.app.push_screen(HyperparamsScreen(self.controller), self._hyperparameters_changed)
 
     def _hyperparameters_changed(self, summary: str | None) -> None:
-        if not summary:
-            return
-        self.temperature = self.session.trainer.config.temperature
-        self._history_len = -1
-        self._pull_history()
-        self.state = self._paused_state()
-        self.notify(summary, title="Hyperparameters", timeout=8)
+        self.show_mirror(with_history=True)
+        if summary:
+            self.notify(summary, title="Hyperparameters", timeout=8)
 
     def action_gradcheck(self) -> None:
-        """c: central-difference gradient check on the next window (paused)."""
+        """c: central-difference gradient check on the next window (pauses a run first)."""
         from .gradcheck_screen import GradcheckScreen
 
-        if not self._paused_or_warn("the gradient check"):
-            return
-        self.app.push_screen(GradcheckScreen(self.session))
+        if self.running:
+            self.pause()
+        self.app.push_screen(GradcheckScreen(self.controller))
 
     def action_colour_unit(self) -> None:
         """u: colour the input window by the chosen unit, or stop."""

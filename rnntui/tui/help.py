@@ -9,6 +9,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
 from ..engine.breakpoints import HELP as BREAKPOINT_HELP
+from .keys import help_table
 
 HELP_TEXT = """\
 # rnntui — help
@@ -18,34 +19,7 @@ every number of every iteration. Press **escape**, **q** or **?** to close this 
 
 ## Keys
 
-| key | what it does |
-| --- | --- |
-| space | step one iteration (pauses first if running) |
-| r | run continuously / pause (pause takes effect within one iteration) |
-| n | run N iterations (asks for N) |
-| ctrl+s | save a checkpoint (atomic; asks before overwriting another file) |
-| q | quit (asks if there is unsaved progress) |
-| s | sample now from the current model |
-| [ / ] | sampling temperature down / up (x1.25) |
-| backspace | time travel: step back one iteration |
-| g | time travel: go to iteration N, earlier or later |
-| i | step into the shown iteration (the step panel replaces the loss curve) |
-| . / , | next / previous timestep while stepping into: forward t = 0…T-1, then backward T-1…0 |
-| escape | leave step-into |
-| k | breakpoints: list, add, switch on/off, remove |
-| h | live hyperparameters: learning rate, clip, temperature, sample_every, sample_length (paused) |
-| c | gradient check on the next window (paused) |
-| u | colour the input window by the chosen unit, or stop |
-| left / right | move the timestep cursor t (every panel follows) |
-| up / down | choose the hidden unit |
-| tab / shift+tab | move focus between panels (a focused panel takes the arrow keys) |
-| heatmap focused | arrows move the cell cursor (left of t=0 is the carried-in h₋₁ column), page up/down a screenful, home/end first/last unit, enter colours the input window by the unit |
-| input window focused | left/right, home/end move the timestep cursor |
-| samples focused | up/down, page up/down, home/end scroll |
-| l | loss curve: log scale on/off |
-| w | loss curve: last 500 iterations / all |
-| ctrl+p | command palette: every action by name |
-| ? | this help |
+KEY_TABLE
 
 ## The model, one iteration
 
@@ -126,7 +100,7 @@ BREAKPOINT_HELP
 """
 
 
-HELP_TEXT = HELP_TEXT.replace("BREAKPOINT_HELP", "```\n" + BREAKPOINT_HELP + "\n```")
+HELP_TEXT = HELP_TEXT.replace("BREAKPOINT_HELP", "```\n" + BREAKPOINT_HELP + "\n```").replace("KEY_TABLE", help_table())
 
 
 class HelpScreen(ModalScreen[None]):

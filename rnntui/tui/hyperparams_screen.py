@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,42 +11,22 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from ..engine import RnntuiError
+from ..engine.config import Setting, adjustable_fields, settings
+from ..engine.control import Controller
 from ..engine.errors import ConfigError
-from ..engine.session import Session
 from .dialogs import modal_box_css
 
-
-@dataclass(frozen=True)
-class Field:
-    """One editable hyperparameter: its Config name, number type and a short explanation."""
-
-    name: str
-    kind: type  # float or int
-    meaning: str
+FIELDS: tuple[tuple[str, Setting], ...] = tuple((name, s) for name, s in settings() if name in adjustable_fields())
 
 
-FIELDS = (
-    Field("learning_rate", float, "Adagrad step size"),
-    Field("clip", float, "gradient elements are clipped to ±clip"),
-    Field("temperature", float, "sampling temperature"),
-    Field("sample_every", int, "iterations between samples (0 = never)"),
-    Field("sample_length", int, "characters per sample"),
-)
-
-
-def parse_number(field: Field, text: str) -> float | int:
-    """The number ``text`` spells for ``field``; raises ValueError with a message for the form."""
+def parse_number(name: str, setting: Setting, text: str) -> float | int:
+    """The number ``text`` spells for field ``name``; raises ValueError with a message for the form."""
     text = text.strip()
     try:
-        return field.kind(text)
+        return setting.kind(text)
     except ValueError:
-        wanted = "a whole number" if field.kind is int else "a number"
-        raise ValueError(f"{field.name} must be {wanted}, got {text!r}") from None
-
-
-def form_message(err: Exception) -> str:
-    """An error's message without the command-line advice ConfigError ends with."""
-    return str(err).split("; set --")[0]
+        wanted = "a whole number" if setting.kind is int else "a number"
+        raise ValueError(f"{name} must be {wanted}, got {text!r}") from None
 
 
 class HyperparamsScreen(ModalScreen[str | None]):
@@ -95,20 +74,20 @@ class HyperparamsScreen(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, controller: Controller) -> None:
         super().__init__()
-        self.session = session
+        self.controller = controller
 
     def compose(self) -> ComposeResult:
-        config = self.session.trainer.config
+        mirror = self.controller.mirror
         with Vertical():
-            yield Label(f"Hyperparameters from iteration {self.session.trainer.iteration:,} on", id="title")
-            for field in FIELDS:
+            yield Label(f"Hyperparameters from iteration {mirror.iteration:,} on", id="title")
+            for name, setting in FIELDS:
                 with Horizontal(classes="row"):
-                    yield Label(field.name)
-                    yield Input(str(getattr(config, field.name)), id=field.name)
-                    yield Label(field.meaning, classes="meaning")
-                yield Label("", classes="error", id=f"{field.name}-error")
+                    yield Label(name)
+                    yield Input(str(getattr(mirror.config, name)), id=name)
+                    yield Label(setting.help, classes="meaning")
+                yield Label("", classes="error", id=f"{name}-error")
             yield Label("", classes="error", id="form-error")
             with Horizontal(id="buttons"):
                 yield Button("Apply (enter)", variant="primary", compact=True, id="apply")
@@ -117,7 +96,7 @@ class HyperparamsScreen(ModalScreen[str | None]):
     def on_mount(self) -> None:
         for label in self.query(".error"):
             label.display = False
-        self.query_one(f"#{FIELDS[0].name}", Input).focus()
+        self.query_one(f"#{FIELDS[0][0]}", Input).focus()
 
     def show_error(self, name: str, message: str | None) -> None:
         """Show ``message`` under field ``name`` ("form" for the whole form), or hide it."""
@@ -128,20 +107,22 @@ class HyperparamsScreen(ModalScreen[str | None]):
     # --- reading the form --------------------------------------------------
     def read_changes(self) -> dict[str, float | int] | None:
         """The changed fields, validated; None (with messages shown) when any field is bad."""
-        config = self.session.trainer.config
+        config = self.controller.mirror.config
         changes: dict[str, float | int] = {}
         ok = True
-        for field in FIELDS:
+        for name, setting in FIELDS:
             problem = None
             try:
-                value = parse_number(field, self.query_one(f"#{field.name}", Input).value)
-                config.replace(**{field.name: value})
-            except (ValueError, ConfigError) as err:
-                problem, ok = form_message(err), False
+                value = parse_number(name, setting, self.query_one(f"#{name}", Input).value)
+                config.replace(**{name: value})
+            except ValueError as err:
+                problem, ok = str(err), False
+            except ConfigError as err:
+                problem, ok = err.problem, False
             else:
-                if value != getattr(config, field.name):
-                    changes[field.name] = value
-            self.show_error(field.name, problem)
+                if value != getattr(config, name):
+                    changes[name] = value
+            self.show_error(name, problem)
         return changes if ok else None
 
     # --- actions -----------------------------------------------------------
@@ -155,11 +136,11 @@ class HyperparamsScreen(ModalScreen[str | None]):
         if not changes:
             self.dismiss(None)
             return
-        config = self.session.trainer.config
+        config = self.controller.mirror.config
         try:
-            branch = self.session.set_hyperparameters(**changes)
-        except (RnntuiError, ValueError) as err:
-            self.show_error("form", str(err))
+            branch = self.controller.set_hyperparameters(**changes)
+        except RnntuiError as err:
+            self.show_error("form", err.problem)
             return
         summary = ", ".join(f"{name} {getattr(config, name)} -> {value}" for name, value in changes.items())
         self.dismiss(summary if branch is None else f"{summary}; {branch}")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,11 +10,10 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from ..engine import StepRecord
+from ..engine import Sample
 from .base import Panel
 from .glyphs import glyph
 
-KEEP = 20  # samples a panel keeps when added through SamplesPanel.add
 TAB_SIZE = 4
 _SCROLL_METHODS = {
     "up": "scroll_up",
@@ -29,33 +26,15 @@ _SCROLL_METHODS = {
 _VISIBLE_CONTROL = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # categories drawn as glyphs
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One generated text and how it was made."""
+def sample_label(sample: Sample) -> str:
+    """E.g. ``after 1,200 steps · T=1.00`` (`` · on demand`` added for those): the model's update count.
 
-    iteration: int  # the iteration the model had reached when sampling
-    temperature: float  # softmax temperature used
-    text: str  # the generated characters, exactly
-    on_demand: bool  # True when the user asked for it, False for the every-N sample
-
-    @classmethod
-    def from_record(cls, record: StepRecord) -> "Sample | None":
-        """The automatic sample a StepRecord carries, or None when it has none."""
-        if record.sample is None:
-            return None
-        temperature = record.sample_temperature if record.sample_temperature is not None else float("nan")
-        return cls(record.iteration, temperature, record.sample, on_demand=False)
-
-    @property
-    def label(self) -> str:
-        """E.g. ``after 1,200 steps · T=1.00`` (`` · on demand`` added for those): the model's update count.
-
-        That is the model iteration 1,200's forward pass uses. Not "iter N": a
-        sample asked for while the header shows iter 1,199 comes from that model too.
-        """
-        demand = " · on demand" if self.on_demand else ""
-        steps = "step" if self.iteration == 1 else "steps"
-        return f"after {self.iteration:,} {steps} · T={self.temperature:.2f}{demand}"
+    That is the model iteration 1,200's forward pass uses. Not "iter N": a
+    sample asked for while the header shows iter 1,199 comes from that model too.
+    """
+    demand = " · on demand" if sample.on_demand else ""
+    steps = "step" if sample.iteration == 1 else "steps"
+    return f"after {sample.iteration:,} {steps} · T={sample.temperature:.2f}{demand}"
 
 
 def readable(text: str) -> str:
@@ -80,7 +59,7 @@ def render_samples(samples: tuple[Sample, ...]) -> Text:
     for i, sample in enumerate(reversed(samples)):
         if i:
             out.append("\n\n")
-        out.append(sample.label, style="bold")
+        out.append(sample_label(sample), style="bold")
         out.append("\n")
         out.append(readable(sample.text))
     return out
@@ -125,10 +104,6 @@ class SamplesPanel(Panel):
 
     def watch_temperature(self) -> None:
         self._set_title()
-
-    def add(self, sample: Sample, keep: int = KEEP) -> None:
-        """Append ``sample`` and keep only the newest ``keep``."""
-        self.samples = (*self.samples, sample)[-keep:]
 
     @property
     def scroller(self) -> VerticalScroll:

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..engine import StepRecord
+from ..engine.session import Phase, RunState, StopCause
 from .base import RunInfo
 
 
@@ -38,11 +39,17 @@ def wrap_items(items: list[Text], width: int) -> Text:
 
 
 class StatusBar(Widget):
-    """One or two lines of run facts; the screen binds ``record``, ``state`` and ``rate``."""
+    """Two lines of run facts (more only when one item is longer than a line).
+
+    The first line says how the run stands (state, corpus, rate), the second
+    where it stands (iteration, position, losses). Keeping the two apart keeps
+    the header's height the same whether running or paused, so the panels below
+    never shift. The screen binds ``record``, ``state`` and ``rate``.
+    """
 
     DEFAULT_CSS = """
     StatusBar {
-        height: 1;
+        height: 2;
         background: $panel;
         color: $text;
         padding: 0 1;
@@ -50,7 +57,7 @@ class StatusBar(Widget):
     """
 
     record: reactive[StepRecord | None] = reactive(None)
-    state: reactive[str] = reactive("paused")  # paused, running, stopped: <reason>, ...
+    state: reactive[RunState] = reactive(RunState.paused)
     rate: reactive[float] = reactive(0.0)  # iterations per second while running (the last run's once it ends)
     done: reactive[int] = reactive(0)  # iterations done before any record was shown (a resumed run)
 
@@ -59,37 +66,49 @@ class StatusBar(Widget):
         self.info = info
 
     def render(self) -> Text:
-        """The items joined by " │ ", broken into lines between items, never inside one."""
-        text = wrap_items(self.items(), max(1, self.content_size.width))
+        """Each line's items joined by " │ ", broken into more lines between items, never inside one."""
+        width = max(1, self.content_size.width)
+        text = Text("\n", overflow="fold").join(wrap_items(line, width) for line in self.lines())
         self._fit_height(text)
         return text
 
+    def lines(self) -> tuple[list[Text], list[Text]]:
+        """The facts of each line as styled pieces, in the order shown."""
+        return self.run_items(), self.position_items()
+
     def items(self) -> list[Text]:
-        """Each fact as its own styled piece, in the order shown."""
+        """Every fact in the order shown."""
+        first, second = self.lines()
+        return first + second
+
+    def run_items(self) -> list[Text]:
+        """How the run stands: state, what is trained, the rate."""
         corpus = self.info.corpus
-        rec = self.record
         items = [
             Text(self.state_label(), style=self.state_style()),
             Text.assemble(
                 (corpus.name, "bold"), f" {fmt_int(len(corpus))} chars V={corpus.vocab_size} H={self.info.hidden_size}"
             ),
         ]
-        if rec is None and self.done:
-            items.append(Text(f"resumed after {fmt_int(self.done)} iterations: press space to step", style="dim"))
-        elif rec is None:
-            items.append(Text("no step yet", style="dim"))
-        else:
-            items += [
-                Text(f"iter {fmt_int(rec.iteration)}", style="bold"),
-                Text(f"p {fmt_int(rec.position)}/{fmt_int(len(corpus))}"),
-                Text(f"loss {rec.loss:.3f}"),
-                Text(f"smooth {rec.smooth_loss:.3f}", style="bold"),
-            ]
-        if self.rate > 0 and self.state == "running":
+        if self.rate > 0 and self.state.is_running:
             items.append(Text(f"{self.rate:,.0f} it/s"))
         elif self.rate > 0:
             items.append(Text(f"last run {self.rate:,.0f} it/s", style="dim"))
         return items
+
+    def position_items(self) -> list[Text]:
+        """Where the run stands: the record shown."""
+        rec = self.record
+        if rec is None and self.done:
+            return [Text(f"resumed after {fmt_int(self.done)} iterations: press space to step", style="dim")]
+        if rec is None:
+            return [Text("no step yet", style="dim")]
+        return [
+            Text(f"iter {fmt_int(rec.iteration)}", style="bold"),
+            Text(f"p {fmt_int(rec.position)}/{fmt_int(len(self.info.corpus))}"),
+            Text(f"loss {rec.loss:.3f}"),
+            Text(f"smooth {rec.smooth_loss:.3f}", style="bold"),
+        ]
 
     def _fit_height(self, text: Text) -> None:
         """Take as many rows as the text takes drawn (an item longer than a line folds onto more);
@@ -100,16 +119,18 @@ class StatusBar(Widget):
             self.call_later(setattr, self.styles, "height", rows)
 
     def state_label(self) -> str:
-        """The state with a symbol: ▶ running, ⏸ paused, ■ stopped: reason."""
-        if self.state == "running":
+        """The state with a symbol: ▶ running, ⏸ paused (maybe in the past), ■ stopped: reason."""
+        state = self.state
+        if state.phase is Phase.RUNNING:
             return "▶ running"
-        if self.state == "paused":
-            return "⏸ paused"
-        return f"■ {self.state}"
+        if state.phase is Phase.PAUSED:
+            return "⏸ paused" if state.furthest is None else f"⏸ paused in the past (furthest {state.furthest:,})"
+        if state.cause is StopCause.ENGINE_LOST:
+            return f"■ engine lost: {state.message}"
+        return f"■ stopped: {state.message}"
 
     def state_style(self) -> str:
-        if self.state == "running":
-            return "bold green"
-        if self.state == "paused":
-            return "bold yellow"
-        return "bold red"
+        return STATE_STYLES[self.state.phase]
+
+
+STATE_STYLES = {Phase.RUNNING: "bold green", Phase.PAUSED: "bold yellow", Phase.STOPPED: "bold red"}

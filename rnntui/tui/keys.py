@@ -1,0 +1,90 @@
+"""Every key of the debugger screen, described once: its binding, footer label, palette
+entry and help line all come from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+TEMPERATURE = Binding.Group("Temp")
+LOSS_VIEW = Binding.Group("Log/500")
+TRAVEL = Binding.Group("Back/Go")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the main screen."""
+
+    key: str  # Textual's key name, e.g. "space", "left_square_bracket"
+    shown: str  # how help and README write it, e.g. "space", "["
+    action: str  # the screen's action, e.g. "step" or "temperature(-1)"
+    label: str  # the footer's word
+    help: str  # what it does, for the help screen
+    title: str | None = None  # the command palette's name for it (None: not in the palette)
+    footer: bool = True
+    group: Binding.Group | None = None
+
+    def binding(self) -> Binding:
+        return Binding(self.key, self.action, self.label, show=self.footer, group=self.group)
+
+
+MAIN_KEYS: tuple[Key, ...] = (
+    Key("space", "space", "step", "Step", "step one iteration (pauses first if running)", "Step one iteration"),
+    Key("r", "r", "toggle_run", "Run", "run continuously / pause (pause takes effect within one iteration)",
+        "Run / pause"),
+    Key("n", "n", "run_n", "Run N", "run N iterations (asks for N)", "Run N iterations"),
+    Key("ctrl+s", "ctrl+s", "save", "Save", "save a checkpoint (atomic; asks before overwriting another file)",
+        "Save checkpoint"),
+    Key("question_mark", "?", "help", "Help", "help: every key, every panel, the equations", "Help"),
+    Key("q", "q", "quit", "Quit", "quit (asks if there is unsaved progress)", "Quit"),
+    Key("s", "s", "sample", "Sample", "sample now from the current model", "Sample now"),
+    Key("left_square_bracket", "[", "temperature(-1)", "Temp-", "sampling temperature down (÷1.25)",
+        "Temperature down", group=TEMPERATURE),
+    Key("right_square_bracket", "]", "temperature(1)", "Temp+", "sampling temperature up (x1.25)",
+        "Temperature up", group=TEMPERATURE),
+    Key("backspace", "backspace", "back", "Back", "time travel: step back one iteration", "Step back one iteration",
+        group=TRAVEL),
+    Key("g", "g", "goto", "Go to", "time travel: go to iteration N, earlier or later", "Go to iteration",
+        group=TRAVEL),
+    Key("i", "i", "step_into", "Into", "step into the shown iteration (the step panel replaces the loss curve)",
+        "Step into iteration"),
+    Key("full_stop", ".", "step_move(1)", "Next t",
+        "next timestep while stepping into: forward t = 0…T-1, then backward T-1…0", "Next timestep", footer=False),
+    Key("comma", ",", "step_move(-1)", "Prev t", "previous timestep while stepping into", "Previous timestep",
+        footer=False),
+    Key("escape", "escape", "leave_step", "Leave step-into", "leave step-into", "Leave step-into", footer=False),
+    Key("k", "k", "breakpoints", "Breaks", "breakpoints: list, add, switch on/off, remove", "Breakpoints"),
+    Key("h", "h", "hyperparameters", "Hyper",
+        "live hyperparameters: learning rate, clip, temperature, sample_every, sample_length", "Hyperparameters"),
+    Key("c", "c", "gradcheck", "Check", "gradient check on the next window", "Gradient check"),
+    Key("u", "u", "colour_unit", "Unit", "colour the input window by the chosen unit, or stop", "Colour by unit"),
+    Key("left", "left", "cursor(-1)", "t-", "move the timestep cursor left (every panel follows)", "Timestep left",
+        footer=False),
+    Key("right", "right", "cursor(1)", "t+", "move the timestep cursor right", "Timestep right", footer=False),
+    Key("up", "up", "unit(-1)", "unit-", "choose the previous hidden unit", "Unit up", footer=False),
+    Key("down", "down", "unit(1)", "unit+", "choose the next hidden unit", "Unit down", footer=False),
+    Key("l", "l", "toggle_log", "Log scale", "loss curve: log scale on/off", "Toggle log scale", group=LOSS_VIEW),
+    Key("w", "w", "toggle_window", "Last 500", "loss curve: last 500 iterations / all", "Toggle last 500 / all",
+        group=LOSS_VIEW),
+)
+
+PANEL_KEYS: tuple[tuple[str, str], ...] = (  # keys a focused panel takes, for the help screen
+    ("tab / shift+tab", "move focus between panels (a focused panel takes the arrow keys)"),
+    ("heatmap focused", "arrows move the cell cursor (left of t=0 is the carried-in h₋₁ column), page up/down a "
+                        "screenful, home/end first/last unit, enter colours the input window by the unit"),
+    ("input window focused", "left/right, home/end move the timestep cursor"),
+    ("samples focused", "up/down, page up/down, home/end scroll"),
+    ("ctrl+p", "command palette: every action by name"),
+)
+
+
+def help_table() -> str:
+    """The keys as a Markdown table, for the help screen."""
+    rows = [(k.shown, k.help) for k in MAIN_KEYS] + list(PANEL_KEYS)
+    return "\n".join(["| key | what it does |", "| --- | --- |", *(f"| {key} | {text} |" for key, text in rows)])
+
+
+def palette_commands() -> list[tuple[str, str, str]]:
+    """(title, help, action) of every key with a palette title."""
+    return [(k.title, f"{k.help[0].upper()}{k.help[1:]} ({k.shown})", k.action) for k in MAIN_KEYS if k.title]
