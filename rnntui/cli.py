@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import importlib.resources
 import json
 import math
@@ -59,6 +60,15 @@ DEFAULT_ITERATIONS = 1000
 PROGRESS_FALLBACK_EVERY = 100  # progress line interval when sample_every is 0
 BAR_REFRESH_SECONDS = 0.1  # the progress bar is redrawn at most ~10 times a second
 BAR_WIDTH = 24
+
+
+SUBCOMMANDS = {  # rnntui NAME ...: the module whose main(argv) runs it (imported only when used)
+    "analyze": "rnntui.commands.analyze",
+    "eval": "rnntui.commands.evaluate",
+    "whatif": "rnntui.commands.whatif",
+    "serve": "rnntui.commands.serve",
+    "shot": "rnntui.commands.shot",
+}
 
 
 def flag(field: str) -> str:
@@ -191,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "train":
             return _train_command(argv[1:])
+        if argv and argv[0] in SUBCOMMANDS:
+            module = importlib.import_module(SUBCOMMANDS[argv[0]])
+            return module.main(argv[1:])
         return _app_command(argv)
     except RnntuiError as err:
         _error(explain(err))

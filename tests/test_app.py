@@ -219,12 +219,12 @@ def test_snapshot_small_terminal(snap_compare):
 
 def test_every_key_has_a_palette_entry_and_a_help_line():
     from rnntui.tui.help import HELP_TEXT
-    from rnntui.tui.keys import MAIN_KEYS, palette_commands
+    from rnntui.tui.keys import SCREEN_KEYS, palette_commands
 
-    described = {key.key: key for key in MAIN_KEYS}
+    described = {key.key: key for key in SCREEN_KEYS}
     actions = {action for _, _, action in palette_commands()}
     for binding in MainScreen.BINDINGS:  # a binding added without a description fails here
-        assert binding.key in described, f"{binding.key} is bound but not described in keys.MAIN_KEYS"
+        assert binding.key in described, f"{binding.key} is bound but not described in keys.py"
         key = described[binding.key]
         assert binding.action in actions, f"{binding.key} ({binding.action}) has no palette entry"
         assert f"| {key.shown} | {key.help} |" in HELP_TEXT, key.shown

@@ -9,6 +9,7 @@ The pass never changes the parameters, the trainer or its random generators
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -38,6 +39,16 @@ class Analysis:
     @property
     def hidden_size(self) -> int:
         return self.units.hidden_size
+
+    def detached(self) -> "Analysis":
+        """A copy without the text's indices, to send to another process (which has the text)."""
+        return dataclasses.replace(self, pass_result=dataclasses.replace(self.pass_result, data=None))
+
+    def attached(self, corpus: Corpus) -> "Analysis":
+        """A detached analysis made whole again with the text it was computed on."""
+        if len(corpus) != self.chars:
+            raise ValueError(f"the analysis covers {self.chars} characters, the text has {len(corpus)}")
+        return dataclasses.replace(self, pass_result=dataclasses.replace(self.pass_result, data=corpus.data))
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (unit numbers as string keys in top_contexts; NaN and inf as None)."""

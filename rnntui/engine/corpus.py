@@ -137,6 +137,16 @@ class Corpus:
         """The text of characters ``start`` to ``stop`` (a slice, clipped to the corpus)."""
         return "".join(self.vocab[int(i)] for i in self.data[max(start, 0) : max(stop, 0)])
 
+    def part(self, start: int, stop: int, label: str) -> "Corpus":
+        """Characters ``start`` to ``stop`` as a corpus of their own, with this corpus's vocabulary.
+
+        The indices are a view (no copy). The fingerprint is the whole text's:
+        a part is only ever used beside it. ``label`` names it (``prose.txt
+        (held out)``).
+        """
+        data = self.data[start:stop]
+        return Corpus(name=f"{self.name} ({label})", vocab=self.vocab, data=data, fingerprint=self.fingerprint)
+
     def encode(self, text: str) -> np.ndarray:
         """Indices of ``text``; every character must be in the vocabulary."""
         index = {ch: i for i, ch in enumerate(self.vocab)}

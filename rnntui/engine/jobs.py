@@ -6,9 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .control import JobProgress
+from .analysis import Analysis, analyze
+from .control import JobCancelled, JobProgress
+from .corpus_pass import PassCancelled
+from .features import FEATURE_NAMES
 from .gradcheck import SAMPLES, SEED, STEP, WindowCheck, check_window, take_window
 from .session import Session
+from .units import TOP_K
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,33 @@ class GradCheckJob:
     def prepare(self, session: Session) -> Callable[[JobProgress], WindowCheck]:
         window = take_window(session.trainer)
         return lambda progress: check_window(window, self.samples, self.step, self.seed)
+
+
+@dataclass(frozen=True)
+class AnalysisJob:
+    """The corpus pass over the training text with the current parameters, and every unit statistic.
+
+    The result is labelled with the number of updates the parameters had
+    (``Analysis.iteration``) and comes without the text's indices (the
+    front-end has the text: ``Analysis.attached(corpus)``).
+    """
+
+    features: tuple[str, ...] = FEATURE_NAMES
+    units: tuple[int, ...] = ()
+    top_k: int = TOP_K
+    kind: str = "unit analysis"
+
+    def prepare(self, session: Session) -> Callable[[JobProgress], Analysis]:
+        trainer = session.trainer
+        params = {name: value.copy() for name, value in trainer.params.items()}
+        corpus, iteration = trainer.training_corpus, trainer.iteration
+
+        def work(progress: JobProgress) -> Analysis:
+            try:
+                analysis = analyze(params, corpus, self.features, self.units, self.top_k,
+                                   progress=progress.report, cancel=progress.cancelled, iteration=iteration)
+            except PassCancelled:
+                raise JobCancelled from None
+            return analysis.detached()
+
+        return work

@@ -103,6 +103,11 @@ class Trainer:
         return self.layout.views(mem)
 
     @property
+    def training_corpus(self) -> Corpus:
+        """The text training reads (the whole corpus; the part before the held-out text when there is one)."""
+        return self.corpus
+
+    @property
     def seq_length(self) -> int:
         """Effective window length T_eff = min(seq_length, len(corpus) - 1)."""
         return min(self.config.seq_length, len(self.corpus) - 1)

@@ -69,6 +69,12 @@ MAIN_KEYS: tuple[Key, ...] = (
         group=LOSS_VIEW),
 )
 
+ANALYSIS_KEYS: tuple[Key, ...] = ()  # unit table, neuron page (analysis_actions.py)
+EVALUATION_KEYS: tuple[Key, ...] = ()  # evaluation, bits-per-character view (evaluation_actions.py)
+WHATIF_KEYS: tuple[Key, ...] = ()  # what-if (whatif_actions.py)
+
+SCREEN_KEYS = MAIN_KEYS + ANALYSIS_KEYS + EVALUATION_KEYS + WHATIF_KEYS  # every key of the main screen
+
 PANEL_KEYS: tuple[tuple[str, str], ...] = (  # keys a focused panel takes, for the help screen
     ("tab / shift+tab", "move focus between panels (a focused panel takes the arrow keys)"),
     ("heatmap focused", "arrows move the cell cursor (left of t=0 is the carried-in h₋₁ column), page up/down a "
@@ -81,10 +87,10 @@ PANEL_KEYS: tuple[tuple[str, str], ...] = (  # keys a focused panel takes, for t
 
 def help_table() -> str:
     """The keys as a Markdown table, for the help screen."""
-    rows = [(k.shown, k.help) for k in MAIN_KEYS] + list(PANEL_KEYS)
+    rows = [(k.shown, k.help) for k in SCREEN_KEYS] + list(PANEL_KEYS)
     return "\n".join(["| key | what it does |", "| --- | --- |", *(f"| {key} | {text} |" for key, text in rows)])
 
 
 def palette_commands() -> list[tuple[str, str, str]]:
     """(title, help, action) of every key with a palette title."""
-    return [(k.title, f"{k.help[0].upper()}{k.help[1:]} ({k.shown})", k.action) for k in MAIN_KEYS if k.title]
+    return [(k.title, f"{k.help[0].upper()}{k.help[1:]} ({k.shown})", k.action) for k in SCREEN_KEYS if k.title]

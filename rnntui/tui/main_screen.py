@@ -28,13 +28,16 @@ from .debugger import DebuggerActions
 from .gradients import GradientsPanel
 from .heatmap import Heatmap
 from .input_window import InputWindow
-from .keys import MAIN_KEYS
+from .analysis_actions import AnalysisActions
+from .evaluation_actions import EvaluationActions
+from .keys import SCREEN_KEYS
 from .loss_curve import LossCurve
 from .messages import CursorMoved, UnitSelected
 from .probs import ProbsPanel
 from .samples import SamplesPanel
 from .status import StatusBar
 from .step_panel import StepPanel
+from .whatif_actions import WhatIfActions
 
 MIN_WIDTH, MIN_HEIGHT = 80, 24  # below this the layout cannot show every panel
 COMPACT_HEIGHT = 34  # below this the input window row gets shorter
@@ -50,10 +53,10 @@ TOO_SMALL = (
 )
 
 
-class MainScreen(DebuggerActions, Screen):
+class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActions, Screen):
     """Owns the display state; panels receive it through data_bind."""
 
-    BINDINGS = [key.binding() for key in MAIN_KEYS]
+    BINDINGS = [key.binding() for key in SCREEN_KEYS]
 
     record: reactive[StepRecord | None] = reactive(None)
     cursor_t: reactive[int] = reactive(0)
