@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from rnntui import __version__
 from rnntui.engine import (
@@ -34,6 +34,7 @@ from rnntui.engine import (
     Config,
     ConfigError,
     Corpus,
+    Evaluation,
     RnntuiError,
     RunEnd,
     RunResult,
@@ -46,6 +47,8 @@ from rnntui.engine import (
     use_one_blas_thread,
 )
 from rnntui.engine.config import adjustable_fields, structural_fields
+from rnntui.engine.corpus import MAX_CORPUS_BYTES, check_encoding, describe_size
+from rnntui.engine.files import LineLog, OutputError, check_distinct_outputs, check_writable
 from rnntui.engine.errors import ResumeMismatch
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 from rnntui.engine.gradcheck import WindowCheck, check_window, take_window
@@ -90,6 +93,22 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _byte_size(text: str) -> int:
+    """argparse type: a number of bytes, with an optional K, M, G or T (binary) unit: 2G, 500M, 1048576."""
+    cleaned = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = cleaned[-1:] if cleaned[-1:] in _SIZE_UNITS else ""
+    try:
+        value = float(cleaned[: len(cleaned) - len(unit)]) * _SIZE_UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G, 500M or 1048576, got {text!r}") from None
+    if not value >= 1 or value != value:
+        raise argparse.ArgumentTypeError(f"expected a size of at least 1 byte, got {text!r}")
+    return int(value)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one ``rnntui: error:`` line like every other bad input."""
 
@@ -108,6 +127,13 @@ def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
         help_text = f"{setting.help} (default {getattr(defaults, name):g})"
         group.add_argument(flag(name), dest=name, type=setting.kind, metavar=setting.metavar, default=None, help=help_text)
     parser.add_argument("--encoding", default="utf-8", metavar="ENC", help="text encoding of FILE (default utf-8)")
+    parser.add_argument(
+        "--max-bytes",
+        type=_byte_size,
+        default=MAX_CORPUS_BYTES,
+        metavar="SIZE",
+        help=f"read at most SIZE bytes of FILE, e.g. 2G or 500M (default {describe_size(MAX_CORPUS_BYTES)})",
+    )
     parser.add_argument(
         "--resume",
         metavar="CKPT",
@@ -238,8 +264,11 @@ def _train_command(argv: list[str]) -> int:
         _check_train_flags(parser, args)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    _check_writable(args.save, "--save")
-    _check_writable(args.log, "--log")
+    if args.save is not None:
+        check_writable(args.save, "--save")
+    if args.log is not None:
+        check_writable(args.log, "--log", streams_ok=True)
+    check_distinct_outputs(args.save, args.log)
     session = build_session(args)
     if args.gradcheck:
         return run_gradcheck(session, quiet=args.quiet)
@@ -292,10 +321,10 @@ def builtin_corpus_path() -> Path:
         return Path(__file__).resolve().parent / "data" / "default.txt"
 
 
-def load_corpus(file: str | None, encoding: str) -> Corpus:
+def load_corpus(file: str | None, encoding: str, max_bytes: int = MAX_CORPUS_BYTES) -> Corpus:
     """The corpus in ``file``, or the built-in one (named ``default.txt (built-in)``)."""
     if file is not None:
-        return Corpus.from_path(file, encoding=encoding)
+        return Corpus.from_path(file, encoding=encoding, max_bytes=max_bytes)
     path = builtin_corpus_path()
     if not path.is_file():
         raise RnntuiError(f"the built-in corpus {path} is missing from this installation; give a FILE to train on")
@@ -318,20 +347,9 @@ def build_session(args: argparse.Namespace) -> Session:
     Config(**given)
     for text in args.breaks:
         parse_breakpoint(text)
-    corpus = load_corpus(args.file, args.encoding)
+    check_encoding(args.encoding)  # also when the built-in corpus is used: a typo is still a typo
+    corpus = load_corpus(args.file, args.encoding, args.max_bytes)
     return open_session(corpus, given, resume=args.resume, breakpoints=args.breaks)
-
-
-def _check_writable(path: str | None, flag: str) -> None:
-    """Fail before training when an output file's folder does not exist."""
-    if path is None:
-        return
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise RnntuiError(f"{flag} {path}: folder {folder} does not exist; create it or choose another path")
-    if target.is_dir():
-        raise RnntuiError(f"{flag} {path} is a directory; give a file name")
 
 
 def describe_breakpoints(breakpoints: BreakpointSet) -> str:
@@ -347,8 +365,9 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def metrics_json(record: StepRecord) -> str:
-    """One JSON line of the log: iteration, loss, smooth_loss, grad_norm, clipped_norm."""
+def metrics_json(record: StepRecord, evaluation: Evaluation | None = None) -> str:
+    """One JSON line of the log: iteration, loss, smooth_loss, grad_norm, clipped_norm; train_bpc and
+    val_bpc on the iterations evaluated (val_bpc null without a held-out part)."""
     entry = {
         "iteration": record.iteration,
         "loss": _finite_or_none(record.loss),
@@ -356,15 +375,10 @@ def metrics_json(record: StepRecord) -> str:
         "grad_norm": {name: _finite_or_none(record.grad_norms[name]) for name in PARAM_NAMES},
         "clipped_norm": {name: _finite_or_none(record.clipped_norms[name]) for name in PARAM_NAMES},
     }
+    if evaluation is not None:
+        entry["train_bpc"] = _finite_or_none(evaluation.train_bpc)
+        entry["val_bpc"] = None if evaluation.val_bpc is None else _finite_or_none(evaluation.val_bpc)
     return json.dumps(entry, allow_nan=False)
-
-
-def open_log(path: str, append: bool) -> TextIO:
-    """Open the metrics log; an OSError becomes a one-line RnntuiError."""
-    try:
-        return open(path, "a" if append else "w", encoding="utf-8")
-    except OSError as err:
-        raise RnntuiError(f"cannot write --log {path} ({err.strerror}); choose another path") from None
 
 
 # --- progress output -------------------------------------------------------------------
@@ -495,25 +509,40 @@ def run_training(session: Session, args: argparse.Namespace) -> int:
     total = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
     progress = Progress(trainer, total, args.quiet)
     _print_start(progress, session, args)
-    log = open_log(args.log, append=args.resume is not None) if args.log else None
+    log = LineLog(args.log, append=args.resume is not None) if args.log else None
+    failure: RnntuiError | None = None  # a write error on the log: training stops, the checkpoint is still saved
+    first = session.trainer.iteration
+
+    def on_record(record: StepRecord) -> None:
+        evaluation = session.evaluation_at(record.iteration)  # made before this step, if one was due
+        if evaluation is not None:
+            progress.line(evaluation.describe())
+        if log is not None:
+            log.write_line(metrics_json(record, evaluation))
+        progress.update(record)
+
     try:
-
-        def on_record(record: StepRecord) -> None:
-            if log is not None:
-                log.write(metrics_json(record) + "\n")
-            progress.update(record)
-
         with StopRequest() as stop:
             try:
                 result = session.run(total, lambda: stop.requested, on_record)
             except KeyboardInterrupt:  # a second Ctrl+C: stop at once
                 result = RunResult(progress.done, RunEnd.PAUSED)
+            except OutputError as err:  # the iteration whose log line failed did train: count it
+                progress.done = session.trainer.iteration - first
+                failure, result = err, RunResult(progress.done, RunEnd.PAUSED)
     finally:
         if log is not None:
-            log.close()
+            try:
+                log.close()
+            except OutputError as err:
+                failure = failure or err
         progress.clear_bar()
     saved = session.save(args.save, rescue=True) if args.save else None
-    return _finish(result, progress, session, saved)
+    status = _finish(result, progress, session, saved, stopped_by=failure)
+    if failure is not None or (saved is not None and saved.rescued):
+        _error(str(failure) if failure is not None else saved.note)
+        return EXIT_USAGE
+    return status
 
 
 def _print_start(progress: Progress, session: Session, args: argparse.Namespace) -> None:
@@ -532,12 +561,13 @@ def _print_start(progress: Progress, session: Session, args: argparse.Namespace)
         progress.note(notice)
 
 
-def _finish(result: RunResult, progress: Progress, session: Session, saved: Saved | None) -> int:
+def _finish(result: RunResult, progress: Progress, session: Session, saved: Saved | None,
+            stopped_by: RnntuiError | None = None) -> int:
     """Print the one-line summary (and the divergence message); return the exit status."""
     trainer = session.trainer
     label = {
         RunEnd.LIMIT: "done",
-        RunEnd.PAUSED: "interrupted",
+        RunEnd.PAUSED: "interrupted" if stopped_by is None else "stopped",
         RunEnd.DIVERGED: "diverged",
         RunEnd.BREAKPOINT: f"breakpoint ({result.detail})",
     }[result.end]

@@ -561,3 +561,73 @@ def test_a_resumed_run_that_diverges_never_replaces_a_good_checkpoint_with_a_div
 
 def read_checkpoint_config(path) -> dict:
     return json.loads(str(read_checkpoint(path)["config"]))
+
+
+# --- nothing lost, nothing overwritten -------------------------------------------------------------
+
+
+def test_a_log_write_error_stops_with_one_line_and_the_checkpoint_is_still_written(capsys, corpus_file, tmp_path):
+    ckpt = tmp_path / "run.npz"
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 20, "--save", ckpt,
+                           "--log", "/dev/full", "--sample-every", "0")
+    assert_one_line_error(status, err, "/dev/full", "No space left on device")
+    assert out.splitlines()[-1].startswith("stopped: 1 iteration (") and f"saved {ckpt}" in out
+    assert int(read_checkpoint(ckpt)["iteration"]) == 1  # the iteration whose log line failed is kept
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_training(capsys, corpus_file, tmp_path):
+    device_before = os.stat("/dev/full")
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--save", "/dev/full")
+    assert_one_line_error(status, err, "/dev/full", "not a regular file")
+    assert out == "" and os.stat("/dev/full").st_ino == device_before.st_ino  # the device node is untouched
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--save", "/sys/run.npz")
+    assert_one_line_error(status, err, "/sys", "cannot create files")
+    assert out == ""  # nothing was trained
+    same = tmp_path / "same"
+    status, _, err = run(capsys, "train", corpus_file, *SMALL, "--save", same, "--log", same)
+    assert_one_line_error(status, err, "the same file")
+
+
+def test_a_save_that_fails_at_the_end_goes_to_a_rescue_file_that_is_named(capsys, corpus_file, tmp_path, monkeypatch):
+    import rnntui.engine.checkpoint as checkpoint
+
+    ckpt = tmp_path / "run.npz"
+    real = checkpoint.write_atomically
+
+    def fail_at_the_target(path, writer, what):
+        if Path(path).resolve() == ckpt.resolve():
+            raise checkpoint.OutputError(f"cannot write {path} (No space left on device)", "free some space")
+        return real(path, writer, what=what)
+
+    monkeypatch.setattr(checkpoint, "write_atomically", fail_at_the_target)
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 5, "--save", ckpt, "--quiet")
+    assert_one_line_error(status, err, "No space left on device", "saved to")
+    rescue = Path(err.split("saved to ")[1].split()[0].rstrip(";"))
+    assert rescue.exists() and ".rescue-" in rescue.name and int(read_checkpoint(rescue)["iteration"]) == 5
+    assert not ckpt.exists()
+
+
+def test_a_symlinked_save_path_writes_through_to_its_target(capsys, corpus_file, tmp_path):
+    target, link = tmp_path / "real.npz", tmp_path / "link.npz"
+    link.symlink_to(target)
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 3, "--save", link, "--quiet")[0] == 0
+    assert link.is_symlink() and int(read_checkpoint(target)["iteration"]) == 3
+
+
+def test_endless_devices_and_unknown_encodings_are_refused(capsys, tmp_path):
+    status, _, err = run(capsys, "train", "/dev/zero")
+    assert_one_line_error(status, err, "/dev/zero", "character device")
+    status, _, err = run(capsys, "train", "--encoding", "no-such-codec")
+    assert_one_line_error(status, err, "unknown encoding 'no-such-codec'")
+    big = tmp_path / "big.txt"
+    big.write_text("abc" * 1000)
+    status, _, err = run(capsys, "train", big, "--max-bytes", "1K")
+    assert_one_line_error(status, err, "larger than 1 KiB", "--max-bytes")
+    status, _, err = run(capsys, "train", big, "--max-bytes", "lots")
+    assert_one_line_error(status, err, "--max-bytes", "2G")
+    assert run(capsys, "train", big, "--max-bytes", "1M", *SMALL, "--iterations", 1, "--quiet")[0] == 0
+
+
+def test_the_summary_counts_iterations_in_words(capsys, corpus_file):
+    status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--iterations", 1, "--quiet")
+    assert status == 0 and out.startswith("done: 1 iteration (")

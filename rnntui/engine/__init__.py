@@ -19,6 +19,7 @@ from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from .config import Config, adjustable_fields, settings, structural_fields
 from .corpus import Corpus
 from .errors import CheckpointError, ConfigError, CorpusError, RnntuiError
+from .evaluation import Evaluation, evaluate
 from .gradcheck import GradCheckResult, gradcheck
 from .history import Event, History
 from .model import PARAM_NAMES, Layout, Pass, loss_and_grads
@@ -45,7 +46,9 @@ __all__ = [
     "ConfigError",
     "Corpus",
     "CorpusError",
+    "Evaluation",
     "Event",
+    "evaluate",
     "GradCheckResult",
     "History",
     "Layout",

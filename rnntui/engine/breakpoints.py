@@ -18,17 +18,19 @@ import difflib
 import math
 import string
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from .errors import RnntuiError
+from .evaluation import Evaluation
 from .model import PARAM_NAMES
 from .record import StepRecord
+from .units import SATURATION
 
 VALID_FORMS = (
     "nan | clip | clip PARAM > F | loss > X | spike > K | smooth < X | iter == N | every N "
-    "| saturation > F | target_prob < P"
+    "| saturation > F | target_prob < P | val > X | gap > X | val rises"
 )
 
 HELP = """\
@@ -45,9 +47,12 @@ Breakpoints stop the run at the end of the iteration where a condition starts to
   every N             iterations N, 2N, 3N, ... (never iteration 0)
   saturation > F      fraction of the window's hidden activations with |h| > 0.95 is above F (also >=, <, <=)
   target_prob < P     at some timestep the model gave the target character probability below P (also <=)
+  val > X             the latest evaluation's held-out bits per character is above X (also >=, <, <=)
+  gap > X             held-out minus training bits per character, at the latest evaluation, is above X (also >=)
+  val rises           the held-out bits per character was worse than the best so far for 3 evaluations in a row
 Keywords and parameter names ignore case; spaces around operators are optional."""
 
-SATURATION_LEVEL = 0.95  # |h| above this counts as saturated
+RISES_IN_A_ROW = 3  # evaluations in a row worse than the best before them, for 'val rises'
 
 _ORDERING = (">", ">=", "<", "<=")
 _ABOVE = (">", ">=")
@@ -95,6 +100,8 @@ _KINDS: dict[str, _Kind] = {
     "every": _Kind((), "step", "interval"),
     "saturation": _Kind(_ORDERING, "fraction", "saturation fraction"),
     "target_prob": _Kind(_BELOW, "fraction", "probability"),
+    "val": _Kind(_ORDERING, "real", "bits per character"),  # or 'val rises'
+    "gap": _Kind(_ABOVE, "real", "bits per character"),
 }
 
 
@@ -243,11 +250,17 @@ class Breakpoint:
         """A copy with the given enabled flag."""
         return dataclasses.replace(self, enabled=bool(enabled))
 
-    def check(self, record: StepRecord) -> str | None:
-        """The reason this breakpoint fires on ``record``, or None (always None when disabled)."""
+    def check(self, record: StepRecord, evaluations: Sequence[Evaluation] = ()) -> str | None:
+        """The reason this breakpoint fires on ``record``, or None (always None when disabled).
+
+        ``evaluations``: those made so far on this branch, oldest first (for val, gap and val rises).
+        """
         if not self.enabled:
             return None
-        detail = _CHECKS[self.kind](self, record)
+        if self.kind in _EVALUATION_CHECKS:
+            detail = _EVALUATION_CHECKS[self.kind](self, record, evaluations)
+        else:
+            detail = _CHECKS[self.kind](self, record)
         return None if detail is None else f"{self.source}: {detail}"
 
     def _holds(self, measured: float) -> bool:
@@ -321,17 +334,17 @@ def _check_every(bp: Breakpoint, r: StepRecord) -> str | None:
 
 
 def saturation(record: StepRecord) -> float:
-    """Fraction of the window's T x H hidden activations with |h| > 0.95."""
+    """Fraction of the window's T x H hidden activations with |h| > SATURATION."""
     if record.hs.size == 0:
         return 0.0
-    return float(np.mean(np.abs(record.hs) > SATURATION_LEVEL))
+    return float(np.mean(np.abs(record.hs) > SATURATION))
 
 
 def _check_saturation(bp: Breakpoint, r: StepRecord) -> str | None:
     fraction = saturation(r)
     if not bp._holds(fraction):
         return None
-    return f"{_g(fraction)} of hidden activations have |h| > {SATURATION_LEVEL} at iteration {r.iteration}"
+    return f"{_g(fraction)} of hidden activations have |h| > {SATURATION} at iteration {r.iteration}"
 
 
 def _check_target_prob(bp: Breakpoint, r: StepRecord) -> str | None:
@@ -354,6 +367,45 @@ _CHECKS: dict[str, Callable[[Breakpoint, StepRecord], str | None]] = {
     "every": _check_every,
     "saturation": _check_saturation,
     "target_prob": _check_target_prob,
+}
+
+
+def _latest_held_out(evaluations: Sequence[Evaluation]) -> Evaluation | None:
+    held = [e for e in evaluations if e.val_bpc is not None]
+    return held[-1] if held else None
+
+
+def _check_val(bp: Breakpoint, r: StepRecord, evaluations: Sequence[Evaluation]) -> str | None:
+    latest = _latest_held_out(evaluations)
+    if latest is None or not bp._holds(latest.val_bpc):
+        return None
+    return f"held-out {_g(latest.val_bpc)} bits per character at evaluation {latest.iteration}"
+
+
+def _check_gap(bp: Breakpoint, r: StepRecord, evaluations: Sequence[Evaluation]) -> str | None:
+    latest = _latest_held_out(evaluations)
+    if latest is None or not bp._holds(latest.gap):
+        return None
+    return (f"held-out minus training {_g(latest.gap)} bits per character ({_g(latest.val_bpc)} against "
+            f"{_g(latest.train_bpc)}) at evaluation {latest.iteration}")
+
+
+def _check_val_rises(bp: Breakpoint, r: StepRecord, evaluations: Sequence[Evaluation]) -> str | None:
+    vals = [(e.iteration, e.val_bpc) for e in evaluations if e.val_bpc is not None]
+    if len(vals) <= RISES_IN_A_ROW:
+        return None
+    worse = [value > min(v for _, v in vals[:i]) for i, (_, value) in enumerate(vals) if i]
+    if not all(worse[-RISES_IN_A_ROW:]):
+        return None
+    best = min(v for _, v in vals[: len(vals) - RISES_IN_A_ROW])
+    return (f"held-out bits per character worse than the best so far ({_g(best)}) for {RISES_IN_A_ROW} evaluations "
+            f"in a row, now {_g(vals[-1][1])} at evaluation {vals[-1][0]}")
+
+
+_EVALUATION_CHECKS: dict[str, Callable[[Breakpoint, StepRecord, Sequence[Evaluation]], str | None]] = {
+    "val": _check_val,
+    "gap": _check_gap,
+    "val rises": _check_val_rises,
 }
 
 
@@ -412,6 +464,9 @@ class _Parser:
             bp = self.clip()
         elif keyword == "every":
             bp = Breakpoint("every", value=self.number(_KINDS["every"]))
+        elif keyword == "val" and self.current.kind == "word" and self.current.text.lower() == "rises":
+            self.advance()
+            bp = Breakpoint("val rises")
         else:
             kind = _KINDS[keyword]
             op = self.operator(keyword, kind.operators)
@@ -585,14 +640,14 @@ class BreakpointSet:
             )
         return int(index)
 
-    def check(self, record: StepRecord) -> str | None:
+    def check(self, record: StepRecord, evaluations: Sequence[Evaluation] = ()) -> str | None:
         """The reason of the first enabled breakpoint whose condition starts to hold at ``record``, or None.
 
         Every enabled breakpoint is evaluated, so each one's held state stays current.
         """
         first = None
         for bp in tuple(self._items):  # a copy: the app may edit the list while a run checks it
-            reason = bp.check(record)  # None for a disabled breakpoint
+            reason = bp.check(record, evaluations)  # None for a disabled breakpoint
             if reason is None:
                 self._held.discard(bp.source)
                 continue
@@ -628,7 +683,7 @@ class BreakpointSet:
 
 __all__ = [
     "HELP",
-    "SATURATION_LEVEL",
+    "SATURATION",
     "VALID_FORMS",
     "Breakpoint",
     "BreakpointError",

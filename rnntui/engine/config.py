@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
+DEFAULT_EVAL_EVERY = 500  # evaluation interval when a held-out part is asked for and no interval is given
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -77,6 +79,10 @@ class Config:
     sample_every: int = _field(100, Setting(int, "N", "iterations between samples (0 = never)", True))
     sample_length: int = _field(200, Setting(int, "N", "characters per sample", True, minimum=1))
     temperature: float = _field(1.0, Setting(float, "TEMP", "sampling temperature", True, exclusive=True))
+    val_frac: float = _field(0.0, Setting(float, "F", "fraction of the text, at its end, held out for evaluation", False,
+                                          maximum=1.0))
+    eval_every: int = _field(0, Setting(int, "N", f"iterations between evaluations, 0 = never ({DEFAULT_EVAL_EVERY} "
+                                                  "when --val-frac is given)", True))
 
     def __post_init__(self) -> None:
         for name, setting in settings():
@@ -117,3 +123,10 @@ def adjustable_fields() -> tuple[str, ...]:
 def structural_fields() -> tuple[str, ...]:
     """The fields fixed once a run has started: a resumed run must keep them."""
     return tuple(name for name, s in settings() if not s.adjustable)
+
+
+def with_default_eval_every(settings: dict[str, object]) -> dict[str, object]:
+    """``settings`` with eval_every set to DEFAULT_EVAL_EVERY when a held-out part is asked for without one."""
+    if settings.get("val_frac") and "eval_every" not in settings:
+        return {**settings, "eval_every": DEFAULT_EVAL_EVERY}
+    return settings

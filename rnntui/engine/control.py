@@ -37,6 +37,7 @@ import numpy as np
 
 from .breakpoints import Breakpoint
 from .config import Config
+from .evaluation import Evaluation
 from .errors import RnntuiError
 from .history import Event, History
 from .record import StepRecord
@@ -111,6 +112,11 @@ class Save(Command):
 
 
 @dataclass(frozen=True)
+class EvaluateNow(Command):
+    """Evaluate the current model on the training and held-out text; returns the Evaluation."""
+
+
+@dataclass(frozen=True)
 class AddBreakpoint(Command):
     text: str
 
@@ -168,12 +174,16 @@ class Job(Protocol):
 
     ``prepare`` runs on the host's thread between two steps and copies what the
     work needs; the callable it returns runs in a thread of its own and must
-    not touch the session.
+    not touch the session. A job may also have ``finish(session, result)``,
+    which the host's thread calls once with the result (to keep it in the
+    session's history, say).
     """
 
     kind: str  # shown while it runs, e.g. "gradient check"
 
     def prepare(self, session: Session) -> Callable[[JobProgress], Any]: ...
+
+    # optional: finish(self, session: Session, result) -> None, called once on the host's thread with the result
 
 
 class JobCancelled(Exception):
@@ -199,6 +209,7 @@ class _JobRun:
     job_id: int
     kind: str
     progress: JobProgress
+    finish: Callable[[Session, Any], None] | None = None
     thread: threading.Thread | None = None
     result: Any = None
     error: str | None = None
@@ -224,6 +235,7 @@ class Known:
     history_length: int = 0
     samples_key: tuple[int, int] = (-1, -1)
     breakpoints_version: int = -1
+    evaluations_key: tuple[int, int] = (-1, -1)
     samples_shown: int = SHOWN_SAMPLES
 
 
@@ -256,10 +268,13 @@ class Update:
     samples: tuple[Sample, ...] | None  # the newest samples up to the record shown, when they changed
     breakpoints_version: int
     breakpoints: tuple[Breakpoint, ...] | None  # when they changed
+    evaluations_key: tuple[int, int]
+    evaluations: tuple[Evaluation, ...] | None  # up to the model shown, when they changed
     dirty: bool  # progress would be lost without a save
     unsaved_iterations: int
     saved_iteration: int | None
     save_path: str | None
+    busy: tuple[str, int, int] | None = None  # long work inside a step of the run: (what, done, total)
     notices: tuple[str, ...] = ()  # said once: a new branch, a short corpus, ...
     finished: RunResult | None = None  # a run that ended since the last update
     jobs: tuple[JobStatus, ...] = ()
@@ -311,6 +326,7 @@ class SessionHost:
         self._pause = False
         self._quit = False
         self._finished: RunResult | None = None
+        self._busy: tuple[str, int, int] | None = None  # long work inside a step of a run: (what, done, total)
         self._notices, session.notices = session.notices, []  # told once, by this host
         self._jobs: dict[int, _JobRun] = {}
         self._job_ids = itertools.count(1)
@@ -323,6 +339,7 @@ class SessionHost:
             Back: lambda c: self._paused_only("go back", self.session.back),
             SetHyperparameters: self._set_hyperparameters,
             SampleNow: lambda c: self.session.sample_now(c.temperature),
+            EvaluateNow: lambda c: self.session.evaluate_now(),
             Save: lambda c: self._paused_only("save", lambda: self.session.save(c.path, rescue=c.rescue)),
             AddBreakpoint: lambda c: self.session.breakpoints.add(c.text),
             ToggleBreakpoint: lambda c: self.session.breakpoints.toggle(c.index),
@@ -348,10 +365,19 @@ class SessionHost:
 
     def _run_now(self, channel: Channel) -> None:
         limit, self._run_asked, self._pause = self._run_asked.limit, None, False
+
+        def busy(what: str, done: int, total: int) -> None:  # long work inside a step: keep answering
+            self._busy = (what, done, total)
+            self._serve_waiting(channel)
+
+        self.session.progress_hook = busy
         try:
             self._finished = self.session.run(limit, lambda: self._serve_waiting(channel))
         except Exception as err:  # report it and keep serving: the front-end decides what to do
             self.session.fail(f"training failed ({type(err).__name__}: {err})")
+        finally:
+            self.session.progress_hook = None
+            self._busy = None
 
     def _serve_waiting(self, channel: Channel) -> bool:
         """Between two steps of a run: answer what has arrived; True when the run should stop."""
@@ -416,7 +442,7 @@ class SessionHost:
     # --- jobs ------------------------------------------------------------------
     def _start_job(self, command: StartJob) -> int:
         work = command.job.prepare(self.session)  # copies what it needs, here between two steps
-        run = _JobRun(next(self._job_ids), command.job.kind, JobProgress())
+        run = _JobRun(next(self._job_ids), command.job.kind, JobProgress(), getattr(command.job, "finish", None))
         run.thread = threading.Thread(target=self._work, args=(run, work), name=f"job {run.job_id}", daemon=True)
         self._jobs[run.job_id] = run
         run.thread.start()
@@ -447,7 +473,9 @@ class SessionHost:
         statuses = tuple(run.status() for run in self._jobs.values())
         for status in statuses:
             if status.finished:  # reported once, with its result
-                del self._jobs[status.job_id]
+                run = self._jobs.pop(status.job_id)
+                if run.finish is not None and status.error is None and not status.cancelled:
+                    run.finish(self.session, status.result)
         return statuses
 
     # --- updates ---------------------------------------------------------------
@@ -464,6 +492,11 @@ class SessionHost:
         if samples_key != known.samples_key:
             samples = session.samples_until(shown)[-known.samples_shown :] if known.samples_shown else ()
         breakpoints = session.breakpoints
+        shown_model = shown.iteration if shown is not None else trainer.iteration
+        evaluations_key = (session.evaluations_version, shown_model)
+        evaluations = None
+        if evaluations_key != known.evaluations_key:
+            evaluations = session.evaluations_until(max(shown_model, trainer.iteration))
         notices, self._notices = tuple(self._notices), []
         finished, self._finished = self._finished, None
         return Update(
@@ -480,10 +513,13 @@ class SessionHost:
             samples=samples,
             breakpoints_version=breakpoints.version,
             breakpoints=tuple(breakpoints) if breakpoints.version != known.breakpoints_version else None,
+            evaluations_key=evaluations_key,
+            evaluations=evaluations,
             dirty=session.dirty,
             unsaved_iterations=session.unsaved_iterations,
             saved_iteration=session.saved_iteration,
             save_path=str(session.save_path) if session.save_path is not None else None,
+            busy=self._busy,
             notices=notices,
             finished=finished,
             jobs=self._job_statuses(),
@@ -519,10 +555,12 @@ class Mirror:
     history: History = field(default_factory=History)
     samples: tuple[Sample, ...] = ()
     breakpoints: tuple[Breakpoint, ...] = ()
+    evaluations: tuple[Evaluation, ...] = ()
     dirty: bool = False
     unsaved_iterations: int = 0
     saved_iteration: int | None = None
     save_path: str | None = None
+    busy: tuple[str, int, int] | None = None
     jobs: dict[int, JobStatus] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     finished: list[RunResult] = field(default_factory=list)
@@ -540,8 +578,11 @@ class Mirror:
             self.samples = update.samples
         if update.breakpoints is not None:
             self.breakpoints = update.breakpoints
+        if update.evaluations is not None:
+            self.evaluations = update.evaluations
         self.dirty, self.unsaved_iterations = update.dirty, update.unsaved_iterations
         self.saved_iteration, self.save_path = update.saved_iteration, update.save_path
+        self.busy = update.busy
         self.notices.extend(update.notices)
         if update.finished is not None:
             self.finished.append(update.finished)
@@ -553,6 +594,7 @@ class Mirror:
             history_length=len(self.history),
             samples_key=update.samples_key,
             breakpoints_version=update.breakpoints_version,
+            evaluations_key=update.evaluations_key,
             samples_shown=self.known.samples_shown,
         )
 
@@ -647,6 +689,9 @@ class Controller:
 
     def save(self, path: str | os.PathLike[str], rescue: bool = False) -> Saved:
         return self.call(Save(str(path), rescue))
+
+    def evaluate_now(self) -> Evaluation:
+        return self.call(EvaluateNow())
 
     def add_breakpoint(self, text: str) -> Breakpoint:
         return self.call(AddBreakpoint(text))

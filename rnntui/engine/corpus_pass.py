@@ -23,6 +23,9 @@ a diverged model gives NaN here exactly where a training step would), and
 ln p = log(p[x_{t+1}]). Only the dot products with Whh and Why and the softmax's
 sum are summed in another order, and tanh and exp are kernels.py's (within a few
 ulp of NumPy's), so results agree with that loop to about 1e-15 per step.
+Without Numba (jit.py) the loops' NumPy twins run: a BLAS product and NumPy's
+tanh per character, whole-chunk softmax; the bias is added to the input's column
+before Whh h_{t-1} is, another order of the same sum.
 """
 
 from __future__ import annotations
@@ -34,9 +37,8 @@ from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-from numba import njit
-
 from .errors import RnntuiError
+from .jit import njit
 from .kernels import _exp, _sum, _tanh
 from .model import PARAM_NAMES
 from .record import frozen
@@ -63,7 +65,7 @@ def check_unit(unit: int, hidden_size: int, what: str = "unit") -> int:
     return int(unit)
 
 
-# --- compiled loops ----------------------------------------------------------
+# --- compiled loops and their NumPy twins ----------------------------------------------------------
 @njit(nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _whh_product(Whh, h, out, backward):  # pragma: no cover - compiled
     """out = Whh h, eight rows per pass over h, the passes in reverse order when ``backward``.
@@ -99,7 +101,21 @@ def _whh_product(Whh, h, out, backward):  # pragma: no cover - compiled
         out[i] = s
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def hidden_chunk_numpy(Wxh_T, Whh, bh, inputs, h_prev, ablate, hs, whh_h):
+    """hidden_chunk's twin: the chunk's input rows plus bh gathered at once, a BLAS product per character."""
+    np.take(Wxh_T, inputs, axis=0, out=hs)  # (n, H) Wxh[:, x_t] in row t
+    hs += bh
+    prev = h_prev
+    for row in hs:
+        np.dot(Whh, prev, out=whh_h)
+        row += whh_h
+        np.tanh(row, out=row)
+        if ablate >= 0:
+            row[ablate] = 0.0
+        prev = row
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=hidden_chunk_numpy)
 def hidden_chunk(Wxh_T, Whh, bh, inputs, h_prev, ablate, hs, whh_h):  # pragma: no cover - compiled
     """hs[t] = tanh((Wxh_T[x_t] + Whh hs[t-1]) + bh) for t = 0..n-1, with hs[-1] = h_prev.
 
@@ -120,7 +136,18 @@ def hidden_chunk(Wxh_T, Whh, bh, inputs, h_prev, ablate, hs, whh_h):  # pragma: 
         prev = row
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def softmax_chunk_numpy(ys, by, targets, log_probs, probs, want_probs):
+    """softmax_chunk's twin, whole-chunk, with NumPy's exp."""
+    ys += by
+    np.exp(ys, out=ys)
+    totals = ys.sum(axis=1)  # (n,)
+    m = targets.size
+    np.log(ys[np.arange(m), targets] / totals[:m], out=log_probs[:m])
+    if want_probs:
+        np.divide(ys, totals[:, None], out=probs)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=softmax_chunk_numpy)
 def softmax_chunk(ys, by, targets, log_probs, probs, want_probs):  # pragma: no cover - compiled
     """Softmax of the logits ys (n, V) (by is added here), ys overwritten with exp(y).
 

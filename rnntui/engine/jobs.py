@@ -9,6 +9,7 @@ from typing import Callable
 from .analysis import Analysis, analyze
 from .control import JobCancelled, JobProgress
 from .corpus_pass import PassCancelled
+from .evaluation import Evaluation, EvaluationReport, evaluate, evaluation_report
 from .features import FEATURE_NAMES
 from .gradcheck import SAMPLES, SEED, STEP, WindowCheck, check_window, take_window
 from .session import Session
@@ -55,5 +56,50 @@ class AnalysisJob:
             except PassCancelled:
                 raise JobCancelled from None
             return analysis.detached()
+
+        return work
+
+
+@dataclass(frozen=True)
+class EvaluationJob:
+    """An on-demand evaluation of the current model; when done it joins the session's history."""
+
+    kind: str = "evaluation"
+
+    def prepare(self, session: Session) -> Callable[[JobProgress], Evaluation]:
+        trainer = session.trainer
+        params = {name: value.copy() for name, value in trainer.params.items()}
+        training, held_out, iteration = trainer.training_corpus, trainer.held_out_corpus, trainer.iteration
+
+        def work(progress: JobProgress) -> Evaluation:
+            try:
+                return evaluate(params, training, held_out, iteration, on_demand=True,
+                                progress=progress.report, cancel=progress.cancelled)
+            except PassCancelled:
+                raise JobCancelled from None
+
+        return work
+
+    def finish(self, session: Session, evaluation: Evaluation) -> None:
+        session.add_evaluation(evaluation)
+
+
+@dataclass(frozen=True)
+class EvaluationReportJob:
+    """Evaluation, k-gram baselines and the error breakdown of the current model (the evaluation screen)."""
+
+    kind: str = "evaluation report"
+
+    def prepare(self, session: Session) -> Callable[[JobProgress], EvaluationReport]:
+        trainer = session.trainer
+        params = {name: value.copy() for name, value in trainer.params.items()}
+        training, held_out, iteration = trainer.training_corpus, trainer.held_out_corpus, trainer.iteration
+
+        def work(progress: JobProgress) -> EvaluationReport:
+            try:
+                return evaluation_report(params, training, held_out, iteration,
+                                         progress=progress.report, cancel=progress.cancelled)
+            except PassCancelled:
+                raise JobCancelled from None
 
         return work

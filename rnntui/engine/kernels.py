@@ -1,5 +1,5 @@
 """Compiled inner loops: the recurrence (forward and backward), the softmax and the fused
-clip-and-Adagrad pass.
+clip-and-Adagrad pass, each with its NumPy twin.
 
 The recurrence is sequential in t, so per-timestep NumPy calls would cost more
 in call overhead than in arithmetic at the sizes rnntui shows (H ~ 100), and the
@@ -11,6 +11,12 @@ products, sums of squares, the softmax's denominator) may be reassociated
 order, so runs stay bit-identical. Numba compiles a called function with its
 caller's fast-math flags unless the callee names its own, so functions called
 from a reassociating kernel that must stay exact say ``fastmath=False``.
+
+Without Numba (see jit.py) each loop called from Python is replaced by its
+NumPy twin, written just before it: the same arguments and outputs, whole-array
+operations with a loop over timesteps only, BLAS products and NumPy's exp and
+tanh. The twins agree with the loops within the contract's one-step tolerance
+and are deterministic on their own.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from .jit import njit
 
 
 # --- exp and tanh without a library call ------------------------------------
@@ -84,14 +90,24 @@ def _exp(x):  # pragma: no cover - compiled
     return (1.0 + expm1_r) * _pow2(half) * _pow2(k - half)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def tanh_into_numpy(x, out):
+    """tanh_into's twin: NumPy's tanh."""
+    np.tanh(x, out=out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=tanh_into_numpy)
 def tanh_into(x, out):  # pragma: no cover - compiled
     """out[i] = _tanh(x[i]) for 1-D arrays (for tests and benchmarks)."""
     for i in range(x.size):
         out[i] = _tanh(x[i])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def exp_into_numpy(x, out):
+    """exp_into's twin: NumPy's exp."""
+    np.exp(x, out=out)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=exp_into_numpy)
 def exp_into(x, out):  # pragma: no cover - compiled
     """out[i] = _exp(x[i]) for 1-D arrays (for tests and benchmarks)."""
     for i in range(x.size):
@@ -172,7 +188,18 @@ def _matvec_transposed(W, v, out):  # pragma: no cover - compiled
             out[j] += row[j] * a
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def forward_recurrence_numpy(Wxh, Whh, bh, inputs, hs_full, wxh_x, whh_h):
+    """forward_recurrence's twin: the input columns gathered at once, a BLAS product per timestep."""
+    wxh_x[...] = Wxh[:, inputs].T  # (T, H)
+    for t in range(len(inputs)):
+        np.dot(Whh, hs_full[t], out=whh_h[t])
+        h = hs_full[t + 1]
+        np.add(wxh_x[t], whh_h[t], out=h)
+        h += bh
+        np.tanh(h, out=h)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=forward_recurrence_numpy)
 def forward_recurrence(Wxh, Whh, bh, inputs, hs_full, wxh_x, whh_h):  # pragma: no cover - compiled
     """h_t = tanh(Wxh x_t + Whh h_{t-1} + bh) for t = 0..T-1, summed in that order.
 
@@ -196,7 +223,22 @@ def forward_recurrence(Wxh, Whh, bh, inputs, hs_full, wxh_x, whh_h):  # pragma: 
             nxt[i] = _tanh((wx[i] + out[i]) + bh[i])
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def backward_recurrence_numpy(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, dbh, dWxh):
+    """backward_recurrence's twin: a BLAS product per timestep, the sums over the window afterwards."""
+    slope = 1.0 - hs * hs  # (T, H) tanh' at every h_t
+    dh_next = np.zeros(Whh.shape[0])  # (H,)
+    for t in range(len(inputs) - 1, -1, -1):
+        np.add(dh_out[t], dh_next, out=dh[t])
+        np.multiply(dh[t], slope[t], out=dhraw[t])
+        if t > 0:
+            np.dot(dhraw[t], Whh, out=dh_next)  # Whh^T dhraw[t]
+    dh_norms[...] = np.linalg.norm(dh, axis=1)
+    np.sum(dhraw, axis=0, out=dbh)
+    dWxh[...] = 0.0
+    np.add.at(dWxh.T, inputs, dhraw)  # dWxh[:, x_t] += dhraw[t], repeated inputs included
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=backward_recurrence_numpy)
 def backward_recurrence(Whh, dh_out, hs, inputs, dh, dhraw, dh_norms, dbh, dWxh):  # pragma: no cover
     """Backward through time, t = T-1..0, with dh_next = 0 after the window.
 
@@ -235,7 +277,25 @@ def _adagrad_element(w, m, g, learning_rate, eps):  # pragma: no cover - compile
     return w - u, m, u
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+def clip_adagrad_numpy(flat, grad, mem, bounds, clip, learning_rate, eps, sums, counts):
+    """clip_adagrad's twin: the same element-wise update (bit for bit), whole-array; the sums per parameter."""
+    starts = bounds[:-1]
+
+    def sums_of_squares(x):  # (5,) one per parameter
+        return np.add.reduceat(x * x, starts)
+
+    clipped = np.clip(grad, -clip, clip)  # NaN stays NaN
+    counts[:] = np.add.reduceat(np.abs(grad) > clip, starts, dtype=np.int64)
+    sums[:, 0] = sums_of_squares(grad)
+    sums[:, 1] = sums_of_squares(clipped)
+    sums[:, 2] = sums_of_squares(flat)
+    mem += clipped * clipped
+    update = learning_rate * clipped / np.sqrt(mem + eps)
+    flat -= update
+    sums[:, 3] = sums_of_squares(update)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"}, plain=clip_adagrad_numpy)
 def clip_adagrad(flat, grad, mem, bounds, clip, learning_rate, eps, sums, counts):  # pragma: no cover
     """Clip each gradient element to [-clip, clip] and apply Adagrad, in one pass.
 
@@ -274,7 +334,19 @@ def clip_adagrad(flat, grad, mem, bounds, clip, learning_rate, eps, sums, counts
         counts[k] = n
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def softmax_loss_numpy(ys, by, targets, ps, dy, losses, dby):
+    """softmax_loss's twin, whole-array, with NumPy's exp (and no shift by the maximum either)."""
+    ys += by
+    np.exp(ys, out=ps)
+    ps /= ps.sum(axis=1, keepdims=True)
+    rows = np.arange(len(targets))
+    np.negative(np.log(ps[rows, targets]), out=losses)
+    dy[...] = ps
+    dy[rows, targets] -= 1.0
+    np.sum(dy, axis=0, out=dby)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=softmax_loss_numpy)
 def softmax_loss(ys, by, targets, ps, dy, losses, dby):  # pragma: no cover - compiled
     """Output layer of the window: add by to the logits ys (T, V) in place, softmax
     them into ps, -ln p[target] into losses (T,), dy = p with 1 subtracted at

@@ -24,9 +24,12 @@ import numpy as np
 
 from .breakpoints import BreakpointSet
 from .checkpoint import NonFiniteStateError, load_checkpoint, save_checkpoint, save_checkpoint_with_fallback
-from .config import Config, adjustable_fields, structural_fields
+from .config import Config, adjustable_fields, structural_fields, with_default_eval_every
 from .corpus import Corpus
-from .errors import ResumeMismatch
+from .evaluation import Evaluation, evaluate
+from .evaluation import from_array as evaluations_from_array
+from .evaluation import to_array as evaluations_to_array
+from .errors import CheckpointError, ResumeMismatch
 from .record import StepRecord
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline, TimelineError
 from .trainer import Trainer
@@ -64,15 +67,15 @@ class Stop:
     message: str
 
 
-def stop_after(record: StepRecord, breakpoints: BreakpointSet) -> Stop | None:
-    """Why training stops after ``record``, or None.
+def stop_after(record: StepRecord, breakpoints: BreakpointSet, evaluations: tuple[Evaluation, ...] = ()) -> Stop | None:
+    """Why training stops after ``record``, or None (``evaluations``: those made so far, for ``val`` breakpoints).
 
     Divergence comes first, so a diverging step ends as diverged even when a
     ``nan`` breakpoint would also fire.
     """
     if record.nonfinite is not None:
         return Stop(RunEnd.DIVERGED, f"diverged at iteration {record.iteration}: non-finite {record.nonfinite}")
-    reason = breakpoints.check(record)
+    reason = breakpoints.check(record, evaluations)
     return None if reason is None else Stop(RunEnd.BREAKPOINT, reason)
 
 
@@ -159,15 +162,20 @@ class Session:
         self.notices: list[str] = []  # things to tell the user once they are looking (short corpus, ...)
         self._samples: deque[Sample] = deque(maxlen=keep_samples)
         self.samples_version = 0  # grows whenever the kept samples change
+        self._evaluations: list[Evaluation] = []  # this branch's, by iteration (some may lie ahead after going back)
+        self.evaluations_version = 0  # grows whenever they change
+        self.progress_hook: Callable[[str, int, int], None] | None = None  # told (what, done, total) during long work
 
     # --- stepping ----------------------------------------------------------
     def step(self) -> StepRecord:
-        """One iteration; collects its sample and checks breakpoints and divergence."""
+        """One iteration; evaluates first when one is due, collects its sample, checks breakpoints and divergence."""
+        if self._evaluation_due():
+            self._add_evaluation(self._evaluate(on_demand=False))
         record = self.timeline.step()
         self._show(record)
         if record.sample is not None:
             self._add_sample(Sample(record.iteration, record.sample_temperature or 1.0, record.sample, False))
-        self._stop = stop_after(record, self.breakpoints)
+        self._stop = stop_after(record, self.breakpoints, self.evaluations_until(record.iteration))
         self._failure = None
         return record
 
@@ -259,9 +267,59 @@ class Session:
     def set_hyperparameters(self, **changes: object) -> str | None:
         """Change hyperparameters from the next step on; returns a new-branch message or None."""
         message = self.timeline.set_hyperparameters(**changes)
-        if message is not None:  # a new branch: the old future's samples are gone with it
+        if message is not None:  # a new branch: the old future's samples and evaluations are gone with it
             self._forget_samples_after(self.trainer.iteration - 1)
+            self._forget_evaluations_after(self.trainer.iteration)
         return message
+
+    # --- evaluation --------------------------------------------------------
+    def _evaluation_due(self) -> bool:
+        """An evaluation every eval_every iterations, before the step, unless this branch has it already."""
+        every, n = self.trainer.config.eval_every, self.trainer.iteration
+        return bool(every) and n % every == 0 and not any(
+            e.iteration == n and not e.on_demand for e in self._evaluations
+        )
+
+    def _evaluate(self, on_demand: bool) -> Evaluation:
+        trainer, hook = self.trainer, self.progress_hook
+        progress = None if hook is None else (lambda done, total: hook("evaluating", done, total))
+        return evaluate(trainer.params, trainer.training_corpus, trainer.held_out_corpus, trainer.iteration,
+                        on_demand, progress=progress)
+
+    def evaluate_now(self) -> Evaluation:
+        """Evaluate the current model (after ``trainer.iteration`` updates) now; it joins the history."""
+        evaluation = self._evaluate(on_demand=True)
+        self.add_evaluation(evaluation)
+        return evaluation
+
+    def add_evaluation(self, evaluation: Evaluation) -> None:
+        """Keep an evaluation made elsewhere (an on-demand one computed beside training)."""
+        self._add_evaluation(evaluation)
+
+    def _add_evaluation(self, evaluation: Evaluation) -> None:
+        kept = [e for e in self._evaluations if (e.iteration, e.on_demand) != (evaluation.iteration, evaluation.on_demand)]
+        kept.append(evaluation)
+        self._evaluations = sorted(kept, key=lambda e: (e.iteration, e.on_demand))
+        self.evaluations_version += 1
+
+    def _forget_evaluations_after(self, iteration: int) -> None:
+        kept = [e for e in self._evaluations if e.iteration <= iteration]
+        if len(kept) != len(self._evaluations):
+            self._evaluations = kept
+            self.evaluations_version += 1
+
+    @property
+    def evaluations(self) -> tuple[Evaluation, ...]:
+        """Every evaluation of this branch, by iteration."""
+        return tuple(self._evaluations)
+
+    def evaluation_at(self, iteration: int) -> Evaluation | None:
+        """The scheduled evaluation made at ``iteration`` (before that step), or None."""
+        return next((e for e in self._evaluations if e.iteration == iteration and not e.on_demand), None)
+
+    def evaluations_until(self, iteration: int) -> tuple[Evaluation, ...]:
+        """The evaluations made up to the model of iteration ``iteration`` (time travel shows those)."""
+        return tuple(e for e in self._evaluations if e.iteration <= iteration)
 
     # --- samples -----------------------------------------------------------
     def _add_sample(self, sample: Sample) -> None:
@@ -350,6 +408,7 @@ class Session:
         extra = dict(self.trainer.checkpoint_extras)
         extra["breakpoints"] = self.breakpoints.to_array()
         try:
+            extra["evaluations"] = evaluations_to_array(self.evaluations_until(self.trainer.iteration))
             written, problem = self._write(path, extra, rescue)
             saved_count, note = self.trainer.iteration, None
         except NonFiniteStateError:
@@ -357,6 +416,7 @@ class Session:
             saved_count = max(diverged - 1, self.timeline.first)
             shown = self.timeline.iteration
             self.timeline.move_to_count(saved_count)
+            extra["evaluations"] = evaluations_to_array(self.evaluations_until(saved_count))
             try:
                 written, problem = self._write(path, extra, rescue)
             finally:
@@ -368,7 +428,7 @@ class Session:
         self.saved_iteration = saved_count
         self._saved_mark = self._progress_mark()
         self.save_path = Path(written)
-        return Saved(Path(written), saved_count, note)
+        return Saved(Path(written), saved_count, note, rescued=problem is not None)
 
     def _write(self, path: str | Path, extra: dict, rescue: bool) -> tuple[Path, str | None]:
         if rescue:
@@ -391,6 +451,7 @@ class Saved:
     path: Path
     iteration: int  # iterations done in the saved state
     note: str | None = None  # when not what was asked: the last finite state, or a rescue file
+    rescued: bool = False  # the path asked for could not be written: ``path`` is a rescue file
 
 
 # --- opening a session -------------------------------------------------------
@@ -413,7 +474,7 @@ def open_session(
     is added, or switched on when it was saved switched off. Raises an
     RnntuiError (CheckpointError, ConfigError, BreakpointError) for bad input.
     """
-    given = dict(settings or {})
+    given = with_default_eval_every(dict(settings or {}))
     config = Config(**given)  # validates every value
     if resume is None:
         trainer = Trainer(corpus, config)
@@ -429,6 +490,13 @@ def open_session(
     for text in breakpoints:
         saved_breakpoints.ensure(text)
     session = Session(trainer, saved_breakpoints, keep_samples=keep_samples)
+    saved_evaluations = trainer.checkpoint_extras.get("evaluations")
+    if saved_evaluations is not None:
+        try:
+            for evaluation in evaluations_from_array(saved_evaluations, trainer.held_out_corpus is not None):
+                session._add_evaluation(evaluation)
+        except ValueError as err:
+            raise CheckpointError(f"{resume}: the saved evaluations are damaged ({err})", "use an intact checkpoint") from None
     if trainer.window_notice:
         session.notices.append(trainer.window_notice)
     if resume is not None:

@@ -16,6 +16,7 @@ from .model import PARAM_NAMES, Layout, forward_backward, init_params, sample_in
 from .record import StepRecord, frozen, frozen_map
 
 ADAGRAD_EPS = 1e-8  # added to the memory under the square root
+MIN_PART = 2  # characters each of the training and held-out parts needs (one to read, one to predict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +46,7 @@ class Trainer:
     def __init__(self, corpus: Corpus, config: Config | None = None) -> None:
         self.corpus = corpus
         self.config = config if config is not None else Config()
+        self.train_length = training_length(len(corpus), self.config.val_frac)  # the held-out part follows it
         self.layout = Layout(vocab_size=corpus.vocab_size, hidden_size=self.config.hidden_size)
         self._flat = init_params(self.layout, self.config.seed)  # (N,)
         self._mem = zeros_aligned(self.layout.size)  # (N,)
@@ -58,7 +60,7 @@ class Trainer:
         self.iteration = 0  # n, iterations done
         self.smooth_loss = self.initial_smooth_loss
         self.history = History()
-        self._data = corpus.data  # (N,) indices in the corpus's compact dtype; windows are cast to intp
+        self._data = corpus.data[: self.train_length]  # (N,) compact indices of the training part; windows cast to intp
         self._sample_rng = np.random.default_rng([self.config.seed, 1])
         self.checkpoint_extras: dict[str, np.ndarray] = {}  # extra arrays read from a checkpoint
         self.checkpoint_fingerprint_matches = True  # False when resumed on an edited corpus
@@ -104,13 +106,22 @@ class Trainer:
 
     @property
     def training_corpus(self) -> Corpus:
-        """The text training reads (the whole corpus; the part before the held-out text when there is one)."""
-        return self.corpus
+        """The text training reads: the whole corpus, or the part before the held-out text."""
+        if self.train_length == len(self.corpus):
+            return self.corpus
+        return self.corpus.part(0, self.train_length, "training part")
+
+    @property
+    def held_out_corpus(self) -> Corpus | None:
+        """The held-out text at the end of the corpus (``val_frac``), or None."""
+        if self.train_length == len(self.corpus):
+            return None
+        return self.corpus.part(self.train_length, len(self.corpus), "held out")
 
     @property
     def seq_length(self) -> int:
         """Effective window length T_eff = min(seq_length, len(corpus) - 1)."""
-        return min(self.config.seq_length, len(self.corpus) - 1)
+        return min(self.config.seq_length, self.train_length - 1)
 
     @property
     def window_notice(self) -> str | None:
@@ -118,7 +129,8 @@ class Trainer:
         if self.seq_length == self.config.seq_length:
             return None
         return (
-            f"corpus has {len(self.corpus)} characters, fewer than seq_length + 2 = "
+            f"{'corpus' if self.held_out_corpus is None else 'the training part'} has {self.train_length} characters, "
+            f"fewer than seq_length + 2 = "
             f"{self.config.seq_length + 2}; using a window of {self.seq_length}"
         )
 
@@ -307,6 +319,22 @@ class Trainer:
                 self.history.events.append(Event(self.iteration, f"{key} {old_value} -> {new_value}"))
         self.config = new
         return new
+
+
+def training_length(chars: int, val_frac: float) -> int:
+    """Characters of an N-character text that training reads: N - floor(val_frac * N).
+
+    Raises ConfigError when either part would have fewer than MIN_PART characters.
+    """
+    held = math.floor(val_frac * chars)
+    if val_frac > 0 and (held < MIN_PART or chars - held < MIN_PART):
+        raise ConfigError(
+            f"val_frac {val_frac:g} of {chars:,} characters holds out {held:,}, leaving {chars - held:,} to train on; "
+            f"each part needs at least {MIN_PART}",
+            "val_frac",
+            f"a fraction that leaves {MIN_PART} or more characters on each side",
+        )
+    return chars - held
 
 
 def warm_up() -> None:

@@ -8,7 +8,7 @@ context string built from the corpus around each).
 
 Means and variances come from :class:`Moments`, the streaming co-moment
 accumulator the features share (features.py); the rest from a compiled loop over
-each chunk's (n, H) hidden states.
+each chunk's (n, H) hidden states (or, without Numba, its NumPy twin: see jit.py).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
-
 from .corpus import Corpus
 from .corpus_pass import Chunk
+from .jit import njit
 from .record import frozen
 
 SATURATION = 0.95  # |h| above this counts as saturated (tanh's gradient 1 - h^2 is below 0.1 there)
@@ -90,7 +89,45 @@ def _insert(values, positions, value, position):  # pragma: no cover - compiled
     positions[j] = position
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def track_chunk_numpy(hs, start, level, low, high, mins, maxs, top_vals, top_pos, neg_vals, neg_pos):
+    """track_chunk's twin: counts and extremes by whole-chunk reductions, the top lists by a merge."""
+    low += np.count_nonzero(hs < -level, axis=0)
+    high += np.count_nonzero(hs > level, axis=0)
+    np.fmin(mins, np.fmin.reduce(hs, axis=0), out=mins)  # fmin and fmax pass NaN over
+    np.fmax(maxs, np.fmax.reduce(hs, axis=0), out=maxs)
+    if top_vals.shape[1] > 0:
+        _merge_top(hs, start, top_vals, top_pos)
+        _merge_top(-hs, start, neg_vals, neg_pos)
+
+
+def _merge_top(values, start, top_vals, top_pos):
+    """Fold values (n, H), at text position ``start``, into the lists top_vals/top_pos (H, K).
+
+    The result of track_chunk's insertions: each unit's list holds the K best of
+    everything seen by (larger value, then earlier position), the empty slots
+    (-inf at position -1) counting as seen first. A value that does not beat its
+    unit's K-th never enters, nor does one below the chunk's own K-th largest, so
+    only those are merged, with all the lists, in one sort.
+    """
+    n, H = values.shape
+    K = top_vals.shape[1]
+    columns = np.where(np.isnan(values.T), -np.inf, values.T)  # (H, n); NaN is never kept, -inf beats nothing
+    chunk_kth = np.partition(columns, n - K, axis=1)[:, n - K] if n > K else np.full(H, -np.inf)  # (H,)
+    unit, t = np.nonzero((columns >= chunk_kth[:, None]) & (columns > top_vals[:, K - 1 :]))
+    if unit.size == 0:
+        return
+    units = np.concatenate([np.repeat(np.arange(H), K), unit])
+    vals = np.concatenate([top_vals.ravel(), columns[unit, t]])
+    positions = np.concatenate([top_pos.ravel(), start + t])
+    order = np.lexsort((positions, -vals, units))  # by unit, then value (largest first), then position
+    group_sizes = K + np.bincount(unit, minlength=H)  # (H,)
+    rank = np.arange(len(order)) - np.repeat(np.cumsum(group_sizes) - group_sizes, group_sizes)  # place within its unit
+    kept = order[rank < K]  # K per unit, in unit order
+    top_vals[...] = vals[kept].reshape(H, K)
+    top_pos[...] = positions[kept].reshape(H, K)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", plain=track_chunk_numpy)
 def track_chunk(hs, start, level, low, high, mins, maxs, top_vals, top_pos, neg_vals, neg_pos):  # pragma: no cover
     """Fold one chunk's hidden states hs (n, H), at text position ``start``, into the running totals.
 

@@ -2,11 +2,17 @@
 
 Column PREV (-1) is the state carried into the window; for other panels it
 means timestep 0. Only the cells that fit are drawn, so any H stays fast.
+
+Two views show more of the layer at once: two units per text row (the upper
+half of each cell is one unit, the lower half the next), and the rows in the
+order of a unit analysis (a :class:`RowOrder`, e.g. by |r| with a feature)
+instead of by unit number. The screen may also maximise the panel.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from rich.console import Console, ConsoleOptions
@@ -30,6 +36,16 @@ WHEEL_ROWS = 3  # rows scrolled per mouse wheel notch
 MIN_ROWS = 4  # unit rows kept in a short panel by giving up the colour key and the window statistics
 CURSOR = {1: "x", 2: "[]"}  # the cursor's mark, by cell width
 EMPTY = "press space to take the first step"
+HALVES = "▀"  # a two-unit cell: the foreground colours the upper half (one unit), the background the lower
+HALF_MARKS = ("▀", "▄")  # after the label of the cursor's row: which half holds the chosen unit
+
+
+@dataclass(frozen=True)
+class RowOrder:
+    """The order of the heatmap's rows: every unit once, top first, and what it is sorted by."""
+
+    units: tuple[int, ...]
+    label: str  # e.g. "|r| depth, after 1,200 steps"
 
 
 def follow(start: int, pos: int, span: int, total: int) -> int:
@@ -44,8 +60,8 @@ class Geometry:
 
     label_w: int  # width of the unit index labels
     cell_w: int  # width of one heatmap cell (1 or 2)
-    top: int  # first visible unit
-    rows: int  # visible unit rows
+    top: int  # first visible row (the first visible unit when one unit per row in natural order)
+    rows: int  # visible rows
     left: int  # first visible timestep
     cols: int  # visible timestep columns
     beside: bool  # the legend shares the header line
@@ -60,8 +76,8 @@ class Geometry:
         index = (x - self.grid_x) // self.cell_w
         return self.left + index if x >= self.grid_x and index < self.cols else None
 
-    def unit_at(self, y: int) -> int | None:
-        """The unit drawn at content y (row 0 is the header), or None."""
+    def row_at(self, y: int) -> int | None:
+        """The row drawn at content y (row 0 is the header), or None."""
         return self.top + y - 1 if 1 <= y <= self.rows else None
 
 
@@ -92,6 +108,17 @@ def longest_detail(units: int, steps: int) -> int:
 def cell(value: float, here: bool, width: int) -> tuple[str, Style]:
     """A coloured cell ``width`` wide as a (text, style) token; the cursor's cell is marked."""
     return (CURSOR[width] if here else " " * width), scale.cell_style(value, bold=here)
+
+
+@lru_cache(maxsize=(scale.LEVELS + 1) ** 2)
+def _halves_style(upper: int, lower: int | None) -> Style:
+    return Style(color=scale.color_for_level(upper), bgcolor=None if lower is None else scale.color_for_level(lower))
+
+
+def halves(upper: float, lower: float | None, width: int) -> tuple[str, Style]:
+    """A cell holding two units as a (text, style) token: ``upper`` colours its upper half, ``lower``
+    (None: no unit, the last row of an odd count) its lower half."""
+    return HALVES * width, _halves_style(scale.level(upper), None if lower is None else scale.level(lower))
 
 
 DIM = Style(dim=True)
@@ -126,6 +153,8 @@ class Heatmap(Panel):
 
     Moving the timestep posts CursorMoved; moving, clicking or choosing (enter)
     a unit posts UnitSelected. The screen binds both back into the reactives.
+    :meth:`arrange` sets one or two units per row and the order of the rows;
+    up and down follow the rows as drawn.
     """
 
     TITLE = "Hidden state h"
@@ -142,10 +171,38 @@ class Heatmap(Panel):
     ]
 
     _on_prev = False  # the cursor is on the hprev column
-    _top = 0  # first visible unit
+    _top = 0  # first visible row
     _left = 0  # first visible timestep
     _follow = True  # keep the cursor's unit in view (off after a wheel scroll, on when the unit moves)
     geometry: Geometry | None = None  # the layout of the last render (None before)
+    per_row = 1  # units per text row: 1, or 2 in half-height cells
+    order: RowOrder | None = None  # the rows' order (None: by unit number)
+
+    def arrange(self, per_row: int | None = None, order: RowOrder | None | bool = False) -> None:
+        """Set the units per row (1 or 2) and the rows' order (None: by unit number; False: unchanged)."""
+        if per_row is not None:
+            self.per_row = 2 if per_row == 2 else 1
+        if order is not False:
+            self.order = order if order is None or len(order.units) == self.info.hidden_size else None
+        self._follow = True
+        self.refresh()
+
+    @property
+    def slots(self) -> tuple[int, ...] | range:
+        """The units in drawing order, top first."""
+        return self.order.units if self.order is not None else range(self.info.hidden_size)
+
+    def slot_of(self, unit: int) -> int:
+        """Where ``unit`` stands in drawing order."""
+        return self.order.units.index(unit) if self.order is not None else unit
+
+    def row_units(self, row: int) -> tuple[int, ...]:
+        """The units drawn in row ``row`` (the last row of an odd count in pairs holds one)."""
+        return tuple(self.slots[row * self.per_row : (row + 1) * self.per_row])
+
+    @property
+    def total_rows(self) -> int:
+        return -(-self.info.hidden_size // self.per_row)
 
     @property
     def column(self) -> int:
@@ -190,12 +247,20 @@ class Heatmap(Panel):
                 self._shift_column(d_column)
 
     def _shift_unit(self, delta: int) -> None:
-        """A key's move by ``delta`` units: made here at once, and sent as a move for the screen
-        to add to its own unit, so every press of a burst counts."""
-        unit = max(0, min(self.selected_unit + delta, self.info.hidden_size - 1))
+        """A key's move by ``delta`` units in drawing order: made here at once, and sent to the screen.
+
+        In unit-number order it is sent as a move for the screen to add to its own
+        unit, so every press of a burst counts; in another order, as the unit reached.
+        """
+        if self.order is None:
+            unit = max(0, min(self.selected_unit + delta, self.info.hidden_size - 1))
+            message = UnitSelected(delta, relative=True)
+        else:
+            unit = self.order.units[max(0, min(self.slot_of(self.selected_unit) + delta, self.info.hidden_size - 1))]
+            message = UnitSelected(unit)
         if unit != self.unit:
             self.unit, self._follow = unit, True
-            self.post_message(UnitSelected(delta, relative=True))
+            self.post_message(message)
 
     def _shift_column(self, delta: int) -> None:
         """A key's move by ``delta`` columns, sent as ``_shift_unit`` sends units. The hprev column
@@ -212,7 +277,7 @@ class Heatmap(Panel):
 
     def action_page(self, direction: int) -> None:
         """Move the unit cursor a screenful up (-1) or down (+1)."""
-        self.action_move(direction * (self.geometry.rows if self.geometry else 1), 0)
+        self.action_move(direction * (self.geometry.rows * self.per_row if self.geometry else 1), 0)
 
     def action_jump(self, end: int) -> None:
         """Go to the first (0) or last (1) unit."""
@@ -228,9 +293,10 @@ class Heatmap(Panel):
         offset = event.get_content_offset(self)
         if self.record is None or self.geometry is None or offset is None:
             return
-        unit, column = self.geometry.unit_at(offset.y), self.geometry.column_at(offset.x)
-        if unit is not None:
-            self._select_unit(unit, chosen=True)
+        row, column = self.geometry.row_at(offset.y), self.geometry.column_at(offset.x)
+        if row is not None:
+            units = self.row_units(row)  # in pairs: the upper unit, or the lower one when the upper is chosen
+            self._select_unit(units[-1] if units[0] == self.selected_unit else units[0], chosen=True)
         if column is not None:
             self._select_column(column)
 
@@ -253,15 +319,16 @@ class Heatmap(Panel):
 
         ``compact`` drops the legend's own line (the caller names the rows in view elsewhere).
         """
-        units, steps = record.hs.shape[1], record.seq_length
+        units, steps, total = record.hs.shape[1], record.seq_length, self.total_rows
         label_w = len(str(units - 1))
-        fixed = label_w + 2  # label, a space, and the gap after hprev
+        fixed = label_w + 2  # label, a space (in pairs: the half mark), and the gap after hprev
         cell_w = 2 if fixed + 2 * (steps + 1) <= width else 1
         cols = max(1, min(steps, (width - fixed) // cell_w - 1))
-        legend_w = LEGEND_STEPS + 10 + len(f"units {units}-{units} of {units}")
+        legend_w = LEGEND_STEPS + 10 + len(self._rows_in_view(total - 1, total - 1))
         beside = not compact and fixed + (cols + 1) * cell_w + legend_w <= width
-        rows = max(1, min(units, height - 1 - spare - (not beside and not compact)))
-        top = follow(self._top, self.selected_unit, rows, units) if self._follow else min(self._top, units - rows)
+        rows = max(1, min(total, height - 1 - spare - (not beside and not compact)))
+        here = self.slot_of(self.selected_unit) // self.per_row  # the cursor's row
+        top = follow(self._top, here, rows, total) if self._follow else min(self._top, total - rows)
         left = follow(self._left, max(self.column, 0), cols, steps)
         return Geometry(label_w, cell_w, top, rows, left, cols, beside, compact, label_w + 1, fixed + cell_w)
 
@@ -279,7 +346,8 @@ class Heatmap(Panel):
             geom = self.geometry = self._fit(record, width, height, len(detail))
         self._top, self._left = geom.top, geom.left
         header = self._header(record, geom)
-        rows = [self._row(record, geom, u) for u in range(geom.top, geom.top + geom.rows)]
+        draw = self._row if self.per_row == 1 else self._pair_row
+        rows = [draw(record, geom, self.row_units(r)) for r in range(geom.top, geom.top + geom.rows)]
         if geom.compact:
             return Lines([header, *rows, Text.assemble(head, "  ", self._in_view(record, geom))], width)
         legend = self._legend(record, geom)
@@ -310,14 +378,38 @@ class Heatmap(Panel):
             text.append(glyph(self.info.vocab[record.inputs[t]]), style).append(" " * (geom.cell_w - 1))
         return text
 
-    def _row(self, record: StepRecord, geom: Geometry, unit: int) -> list[Segment]:
+    def _row(self, record: StepRecord, geom: Geometry, units: tuple[int, ...]) -> list[Segment]:
         """A unit's label, its hprev cell, a gap, and its cells for the visible timesteps."""
+        (unit,) = units
         here = self.column if unit == self.selected_unit else None  # the cursor's column in this row
         label = Segment(f"{unit:>{geom.label_w}}", CHOSEN if here is not None else DIM)
         columns = [PREV, *range(geom.left, geom.left + geom.cols)]
         values = [record.hprev[unit], *record.hs[geom.left : geom.left + geom.cols, unit].tolist()]
         cells = [Segment(*cell(v, c == here, geom.cell_w)) for c, v in zip(columns, values)]
         return [label, SPACE, cells[0], SPACE, *cells[1:]]
+
+    def _pair_row(self, record: StepRecord, geom: Geometry, units: tuple[int, ...]) -> list[Segment]:
+        """Two units in one row of half-height cells: the upper unit's colour above, the lower's below.
+
+        The label names the upper unit, or the chosen one (highlighted, with a mark
+        saying which half) when it is in this row; the cursor's cell is drawn whole
+        in the chosen unit's colour, marked as in one-unit rows.
+        """
+        chosen = self.selected_unit if self.selected_unit in units else None
+        label = Segment(f"{units[0] if chosen is None else chosen:>{geom.label_w}}", DIM if chosen is None else CHOSEN)
+        mark = SPACE if chosen is None else Segment(HALF_MARKS[units.index(chosen)], CHOSEN)
+        span = slice(geom.left, geom.left + geom.cols)
+        columns = [PREV, *range(geom.left, geom.left + geom.cols)]
+        series = [[record.hprev[u], *record.hs[span, u].tolist()] for u in units]
+        if len(series) == 1:
+            series.append([None] * len(columns))
+        cells = []
+        for c, upper, lower in zip(columns, *series):
+            if chosen is not None and c == self.column:
+                cells.append(Segment(*cell(upper if chosen == units[0] else lower, True, geom.cell_w)))
+            else:
+                cells.append(Segment(*halves(upper, lower, geom.cell_w)))
+        return [label, mark, cells[0], SPACE, *cells[1:]]
 
     def _legend(self, record: StepRecord, geom: Geometry) -> Text:
         """The colour scale from -1 to +1, then which units and steps are in view."""
@@ -326,10 +418,19 @@ class Heatmap(Panel):
             text.append(" ", scale.cell_style(value))
         return text.append(" +1  ", "dim").append_text(self._in_view(record, geom))
 
-    @staticmethod
-    def _in_view(record: StepRecord, geom: Geometry) -> Text:
+    def _rows_in_view(self, first: int, last: int) -> str:
+        """Rows ``first`` to ``last`` in words: the units, or (in another order) the rows and the order."""
+        units = self.info.hidden_size
+        if self.order is not None:
+            pairs = ", 2 units each" if self.per_row == 2 else ""
+            return f"rows {first + 1}-{last + 1} of {self.total_rows}{pairs} by {self.order.label}"
+        if self.per_row == 2:
+            return f"units {2 * first}-{min(2 * last + 1, units - 1)} of {units}, 2 per row"
+        return f"units {first}-{last} of {units}"
+
+    def _in_view(self, record: StepRecord, geom: Geometry) -> Text:
         """Which units (and, when the window is cut, which steps) are in view."""
-        text = Text(f"units {geom.top}-{geom.top + geom.rows - 1} of {record.hs.shape[1]}", "dim")
+        text = Text(self._rows_in_view(geom.top, geom.top + geom.rows - 1), "dim")
         if geom.cols < record.seq_length:
             text.append(f"  t {geom.left}-{geom.left + geom.cols - 1} of {record.seq_length}")
         return text
