@@ -199,6 +199,42 @@ def build_train_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_inspection_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """Parser of a command that looks at a model (analyze, eval, whatif): rnntui's flags, --iterations, --json."""
+    parser = Parser(prog=prog, description=description,
+                    epilog="Exit status: 0 done, 2 bad input, 130 interrupted (Ctrl+C).")
+    _add_shared_arguments(parser)
+    group = parser.add_argument_group("the model looked at")
+    group.add_argument(
+        "--iterations",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="train N iterations first (after --resume: N more; default 0)",
+    )
+    group.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    return parser
+
+
+def trained_session(args: argparse.Namespace) -> Session:
+    """The session of ``args`` after training ``args.iterations`` iterations (Ctrl+C stops early and keeps going)."""
+    session = build_session(args)
+    if args.iterations:
+        with StopRequest() as stop:
+            session.run(args.iterations, lambda: stop.requested)
+    return session
+
+
+def parse_or_exit(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+    """Parse ``argv``; an int is the exit status to return (a bad flag, or --help)."""
+    return _parse(parser, argv)
+
+
+def print_json(value: object) -> None:
+    """One JSON object on stdout (non-finite numbers must have been turned into null)."""
+    print(json.dumps(value, allow_nan=False, ensure_ascii=False), flush=True)
+
+
 def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
     """Parse ``argv``; return argparse's exit status instead of raising SystemExit."""
     try:

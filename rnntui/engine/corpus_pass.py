@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+
 from .errors import RnntuiError
 from .jit import njit
 from .kernels import _exp, _sum, _tanh
@@ -65,7 +66,7 @@ def check_unit(unit: int, hidden_size: int, what: str = "unit") -> int:
     return int(unit)
 
 
-# --- compiled loops and their NumPy twins ----------------------------------------------------------
+# --- compiled loops and their NumPy twins --------------------------------------
 @njit(nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _whh_product(Whh, h, out, backward):  # pragma: no cover - compiled
     """out = Whh h, eight rows per pass over h, the passes in reverse order when ``backward``.

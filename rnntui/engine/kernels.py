@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from .jit import njit
 
 

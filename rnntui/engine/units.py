@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from .corpus import Corpus
 from .corpus_pass import Chunk
 from .jit import njit

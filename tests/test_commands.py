@@ -1,0 +1,171 @@
+"""rnntui analyze, eval and whatif end to end: their output against the engine computed directly, and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_cli import assert_one_line_error, run
+
+from rnntui.engine import Corpus, open_session
+from rnntui.engine.analysis import analyze
+from rnntui.engine.ngram import fit_ngrams
+from rnntui.engine.whatif import ZeroUnit, run_window
+
+ROOT = Path(__file__).resolve().parent.parent
+BRACKETS = ROOT / "samples" / "brackets.txt"
+SMALL = ["--hidden-size", "16", "--seq-length", "10", "--sample-every", "0"]
+
+
+def trained(iterations: int, **settings):
+    session = open_session(Corpus.from_path(BRACKETS), {"hidden_size": 16, "seq_length": 10, "sample_every": 0,
+                                                        **settings})
+    session.run(iterations, lambda: False)
+    return session
+
+
+# --- analyze -------------------------------------------------------------------------------------
+
+
+def test_analyze_json_equals_the_analysis_computed_directly(capsys):
+    status, out, _ = run(capsys, "analyze", BRACKETS, *SMALL, "--iterations", 60, "--unit", 3, "--top", 4, "--json")
+    assert status == 0
+    report = json.loads(out)
+    trainer = trained(60).trainer
+    direct = analyze(trainer.params, trainer.training_corpus, units=(3,), top_k=4).to_dict()
+    assert report["iteration"] == 60 and report["chars"] == direct["chars"] == len(trainer.corpus)
+    assert report["bits_per_char"] == pytest.approx(direct["bits_per_char"], rel=1e-12)
+    assert report["units"] == direct["units"]
+    assert set(report["features"]) == {"depth", "column", "quote", "space", "letter", "digit", "upper", "punct"}
+    assert report["features"]["depth"]["ranked"] == direct["features"]["depth"]["ranked"]
+    assert list(report["top_contexts"]) == ["3"] and len(report["top_contexts"]["3"]["positive"]) == 4
+
+
+def test_analyze_text_names_the_features_and_the_units_contexts(capsys):
+    status, out, _ = run(capsys, "analyze", BRACKETS, *SMALL, "--iterations", 30, "--feature", "depth",
+                         "--feature", "regex:\\(", "--unit", 2)
+    assert status == 0
+    assert out.startswith("analysis of brackets.txt after 30 steps")
+    assert "\ndepth " in out and "\nregex:\\( " in out and "\ncolumn" not in out
+    assert "unit 2, most positive contexts:" in out and "unit 2, most negative contexts:" in out
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["--feature", "bogus"], ["unknown feature 'bogus'", "valid features", "regex:PATTERN"]),
+        (["--feature", "regex:("], ["bad regular expression"]),
+        (["--unit", "16"], ["unit 16", "0 to 15"]),
+        (["--top", "-1"], ["--top"]),
+    ],
+)
+def test_analyze_bad_input_is_one_line(capsys, argv, fragments):
+    status, out, err = run(capsys, "analyze", BRACKETS, *SMALL, *argv)
+    assert_one_line_error(status, err, *fragments)
+
+
+def test_analyze_refuses_a_checkpoint_for_another_corpus(capsys, tmp_path):
+    ckpt = tmp_path / "b.npz"
+    assert run(capsys, "train", BRACKETS, *SMALL, "--iterations", 3, "--save", ckpt, "--quiet")[0] == 0
+    status, _, err = run(capsys, "analyze", ROOT / "samples" / "prose.txt", "--resume", ckpt)
+    assert_one_line_error(status, err, "another vocabulary")
+
+
+# --- eval -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("val_frac", [None, "0.2"])
+def test_eval_json_against_the_engine(capsys, val_frac):
+    extra = [] if val_frac is None else ["--val-frac", val_frac]
+    status, out, _ = run(capsys, "eval", BRACKETS, *SMALL, "--iterations", 50, *extra, "--json")
+    assert status == 0
+    report = json.loads(out)
+    trainer = trained(50, **({} if val_frac is None else {"val_frac": float(val_frac)})).trainer
+    scored = trainer.held_out_corpus or trainer.training_corpus
+    baselines = fit_ngrams(trainer.training_corpus.data, trainer.corpus.vocab_size).bpc(scored.data)
+    assert report["iteration"] == 50
+    assert [report["baselines"][str(k)] for k in range(1, 6)] == pytest.approx(list(baselines), rel=1e-12)
+    assert (report["val_bpc"] is None) is (val_frac is None)
+    errors = report["errors"]
+    assert sum(errors[c] for c in ("n-gram", "word start", "rare", "other")) == errors["errors"]
+    assert errors["positions"] == len(scored) - 1
+
+
+def test_eval_text_shows_the_table_and_the_breakdown(capsys):
+    status, out, _ = run(capsys, "eval", BRACKETS, *SMALL, "--iterations", 20, "--val-frac", "0.1")
+    assert status == 0
+    assert "held out: the last 402 of 4,023 characters" in out or "held out: the last" in out
+    for k in range(1, 6):
+        assert f"  {k}-gram " in out
+    assert "errors (p(next character) < 0.5)" in out and "word start" in out
+
+
+def test_eval_bad_val_frac_is_one_line(capsys):
+    status, _, err = run(capsys, "eval", BRACKETS, "--val-frac", "1.5")
+    assert_one_line_error(status, err, "val_frac", "--val-frac")
+    tiny = ["eval", ROOT / "samples" / "hello.txt", "--val-frac", "0.1"]
+    status, _, err = run(capsys, *tiny)
+    assert_one_line_error(status, err, "holds out 0", "--val-frac")
+
+
+# --- whatif --------------------------------------------------------------------------------------
+
+
+def test_whatif_json_against_the_engine_and_the_checkpoint_is_never_written(capsys, tmp_path):
+    ckpt = tmp_path / "w.npz"
+    assert run(capsys, "train", BRACKETS, *SMALL, "--iterations", 40, "--save", ckpt, "--quiet")[0] == 0
+    before = ckpt.read_bytes()
+    status, out, _ = run(capsys, "whatif", BRACKETS, "--resume", ckpt, "--ablate", "3@2-5", "--scan", "--json")
+    assert status == 0 and ckpt.read_bytes() == before
+    report = json.loads(out)
+    trainer = open_session(Corpus.from_path(BRACKETS), resume=ckpt).trainer
+    position, inputs, targets, hprev = trainer.next_window()
+    plain = run_window(trainer.params, inputs, targets, hprev)
+    changed = run_window(trainer.params, inputs, targets, hprev, [ZeroUnit(3, _span(2, 5))])
+    assert report["iteration"] == 40 and report["position"] == position
+    assert report["loss_before"] == plain.losses.tolist() and report["loss_after"] == changed.losses.tolist()
+    assert report["total_delta"] == pytest.approx(changed.loss - plain.loss, abs=1e-12)
+    deltas = [entry["delta"] for entry in report["scan"]]
+    assert deltas == sorted(deltas, reverse=True) and len(deltas) == 16
+
+
+def _span(first: int, last: int):
+    from rnntui.engine.whatif import Span
+
+    return Span(first, last)
+
+
+def test_whatif_without_interventions_changes_nothing(capsys):
+    status, out, _ = run(capsys, "whatif", BRACKETS, *SMALL, "--iterations", 5, "--json")
+    report = json.loads(out)
+    assert status == 0 and report["loss_before"] == report["loss_after"] and report["total_delta"] == 0
+    assert "scan" not in report
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--edit", "3=☃"], "not in the vocabulary"),
+        (["--edit", "99=x"], "not in the window"),
+        (["--ablate", "16"], "unit 16"),
+        (["--clamp", "2=lots"], "--clamp"),
+        (["--ablate", "2@7-3"], "--ablate"),
+        (["--hprev", "ones"], "--hprev"),
+    ],
+)
+def test_whatif_bad_input_is_one_line(capsys, argv, fragment):
+    status, _, err = run(capsys, "whatif", BRACKETS, *SMALL, *argv)
+    assert_one_line_error(status, err, fragment)
+
+
+def test_whatif_interventions_apply_in_command_line_order(capsys):
+    first = json.loads(run(capsys, "whatif", BRACKETS, *SMALL, "--iterations", 30, "--clamp", "1=0.5",
+                           "--ablate", "1", "--json")[1])
+    second = json.loads(run(capsys, "whatif", BRACKETS, *SMALL, "--iterations", 30, "--ablate", "1",
+                            "--clamp", "1=0.5", "--json")[1])
+    zeroed = json.loads(run(capsys, "whatif", BRACKETS, *SMALL, "--iterations", 30, "--ablate", "1", "--json")[1])
+    assert first["loss_after"] == zeroed["loss_after"] != second["loss_after"]
+    assert not math.isnan(first["total_delta"]) and np.isfinite(second["total_delta"])
