@@ -30,7 +30,7 @@ def report_lines(report: EvaluationReport, name: str, chars: int) -> list[str]:
     """The evaluation, the baselines table and the error breakdown, as text."""
     e = report.evaluation
     if report.in_sample:
-        where = f"no held-out part (give --val-frac): baselines and errors are on the training text itself"
+        where = "no held-out part (give --val-frac): baselines and errors are on the training text itself"
     else:
         where = f"held out: the last {report.scored_chars:,} of {chars:,} characters"
     lines = [f"evaluation of {name} after {e.iteration:,} steps; {where}"]
