@@ -176,7 +176,7 @@ def test_a_change_after_going_back_starts_a_branch_and_says_so_once(start):
     run_to_end(controller, 10)
     controller.goto(4)
     message = controller.set_hyperparameters(temperature=0.5)
-    assert message and "new branch from iteration 4" in message
+    assert message and "new branch 'branch 1' from iteration 4" in message and "kept as 'main'" in message
     assert controller.mirror.take_notices() == [message]
     assert all(s.iteration <= 5 for s in controller.mirror.samples)
     controller.poll()

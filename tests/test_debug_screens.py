@@ -183,7 +183,7 @@ async def test_hyperparams_after_going_back_reports_the_new_branch():
         await type_into(pilot, "temperature", "0.8")
         await pilot.press("enter")
     *_, branch, change = [e.text for e in session.trainer.history.events]  # the engine's own record
-    assert branch.startswith("new branch from iteration") and change == "temperature 1.0 -> 0.8"
+    assert branch.startswith("new branch 'branch 1' from iteration") and change == "temperature 1.0 -> 0.8"
     assert app.results == [f"{change}; {branch}"]
 
 

@@ -1,4 +1,8 @@
-"""The compiled kernels' own arithmetic: exp and tanh without library calls, the fused update."""
+"""The kernels' own arithmetic: exp and tanh without library calls, the fused update.
+
+Under RNNTUI_JIT=0 (tests/test_no_jit.py runs this file so) the same checks hold
+for the NumPy twins; the checks of what Numba compiled are skipped there.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,14 @@ import sys
 
 import numpy as np
 import pytest
-from numba import njit
 
 from rnntui.engine import kernels
+from rnntui.engine.jit import COMPILED
 from rnntui.engine.kernels import clip_adagrad, exp_into, tanh_into
 from rnntui.engine.model import Layout, zeros_aligned
 
 SMALLEST_NORMAL = np.finfo(np.float64).tiny
+compiled_only = pytest.mark.skipif(not COMPILED, reason="checks what Numba compiled; the NumPy twins run here")
 
 
 def ulp_errors(got: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -108,8 +113,11 @@ def test_zeros_aligned_starts_a_cache_line(n):
         assert buf.shape == (n,) and not buf.any()
 
 
+@compiled_only
 def test_the_adagrad_update_compiles_without_fast_math_flags():
     """clip_adagrad may reassociate its sums, but the update itself must stay exact."""
+    from numba import njit
+
     recompiled = njit(nogil=True, error_model="numpy", fastmath={"reassoc"})(kernels.clip_adagrad.py_func)
     n = 16
     bounds = np.array([0, 4, 8, 12, 14, 16], dtype=np.int64)
@@ -119,6 +127,7 @@ def test_the_adagrad_update_compiles_without_fast_math_flags():
     assert not re.search(r"(fdiv|fsub) reassoc|call reassoc .*sqrt", ir)  # the update (its only divisions, subtractions, roots)
 
 
+@compiled_only
 def test_warm_up_compiles_the_kernels_a_real_step_uses():
     code = (
         "from rnntui.engine import Config, Corpus, Trainer, warm_up\n"

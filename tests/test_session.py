@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnntui.engine import CheckpointError, Config, Corpus, TimelineError, Trainer, load_checkpoint
-from rnntui.engine.session import RunEnd, Session
+from rnntui.engine.session import RunEnd, Session, open_session
 
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 
@@ -124,3 +124,50 @@ def test_going_back_shows_the_samples_of_that_time_long_after():
     shown = session.goto(10)
     assert [s.iteration for s in session.samples_until(shown)] == list(range(12))  # drawn up to the state after 10
     assert [s.iteration for s in session.samples[-3:]] == [297, 298, 299]
+
+
+# --- kept branches --------------------------------------------------------------------------------
+
+
+def test_a_branch_keeps_its_samples_and_evaluations_and_switching_brings_them_back():
+    session = make_session(sample_every=4, eval_every=5)
+    session.run(30, lambda: False)
+    old_samples, old_evaluations = session.samples, session.evaluations
+    old_records = {n: session.goto(n) for n in (12, 25, 29)}
+    session.goto(12)
+    message = session.set_hyperparameters(learning_rate=0.03)
+    assert "kept as 'main'" in message
+    assert all(s.iteration <= 12 for s in session.samples) and all(e.iteration <= 13 for e in session.evaluations)
+    session.run(10, lambda: False)
+    new_samples = session.samples
+    branches = session.branches
+    assert [(b.name, b.live, b.forked_at) for b in branches] == [("main", False, None), ("branch 1", True, 13)]
+    assert branches[0].change == "" and branches[1].change == "learning_rate 0.1 -> 0.03"
+    assert len(branches[0].smooth) == 30 and branches[0].evaluations == old_evaluations
+    record = session.switch_branch("main")
+    assert record.iteration == 12 and session.samples == old_samples and session.evaluations == old_evaluations
+    for n, expected in old_records.items():
+        again = session.goto(n)
+        assert again.loss == expected.loss and np.array_equal(again.hs, expected.hs)
+    session.switch_branch("branch 1")
+    assert session.samples == new_samples and session.last_record.iteration == 22
+
+
+def test_kept_branches_are_saved_as_curves(tmp_path):
+    session = make_session(eval_every=5)
+    session.run(20, lambda: False)
+    session.goto(8)
+    session.set_hyperparameters(clip=1.0)
+    session.run(5, lambda: False)
+    main_curve = session.branches[0].smooth.copy()
+    session.save(tmp_path / "b.npz")
+    resumed = open_session(Corpus.from_text(TEXT, name="fox"), resume=tmp_path / "b.npz")
+    saved = resumed.branches[0]
+    assert (saved.name, saved.live, saved.switchable, saved.forked_at, saved.furthest) == ("main", False, False, None, 19)
+    assert np.array_equal(saved.smooth, main_curve) and [e.iteration for e in saved.evaluations] == [0, 5, 10, 15]
+    assert resumed.branches[-1].live
+    resumed.save(tmp_path / "c.npz")  # saved again, the curves stay
+    again = open_session(Corpus.from_text(TEXT, name="fox"), resume=tmp_path / "c.npz")
+    assert [b.name for b in again.branches] == ["main", "branch 1"]
+    with pytest.raises(TimelineError, match="no kept branch named 'main'"):
+        resumed.switch_branch("main")

@@ -277,7 +277,8 @@ def test_change_after_going_back_starts_a_new_branch(reference):
     run(timeline, 200)
     timeline.goto(120)
     message = timeline.set_hyperparameters(learning_rate=0.05)
-    assert message == "new branch from iteration 120 (the old future after it, iterations 121 to 199, is discarded)"
+    assert message == ("new branch 'branch 1' from iteration 120 "
+                       "(the old future after it, iterations 121 to 199, is kept as 'main')")
     assert timeline.furthest == 120 and not timeline.behind
     assert max(timeline.snapshot_iterations) <= 121
     assert [i for i, _ in timeline.schedule] == [0, 121]
@@ -339,7 +340,8 @@ def test_direct_change_after_going_back_also_branches(reference):
     timeline.trainer.set_hyperparameters(temperature=2.0)
     record = timeline.step()
     assert record.iteration == 41 and timeline.furthest == 41
-    assert any(e.text.startswith("new branch from iteration 40") for e in timeline.trainer.history.events)
+    assert any(e.text.startswith("new branch 'branch 1' from iteration 40") for e in timeline.trainer.history.events)
+    assert [line.name for line in timeline.lines] == ["main", "branch 1"]
 
 
 def test_branch_then_go_back_before_the_branch_point_keeps_the_old_past(reference):
@@ -378,3 +380,61 @@ def test_stepping_the_trainer_outside_the_timeline_is_reported(small_trainer):
     small_trainer.step()
     with pytest.raises(TimelineError, match="only through the timeline"):
         timeline.step()
+
+
+# --- kept branches -----------------------------------------------------------------------------------
+
+
+def test_the_old_future_is_kept_and_switching_back_replays_it_bit_identically(reference):
+    corpus, ref_trainer, old = reference
+    new_trainer, new = straight_run(corpus, 200, changes={121: {"learning_rate": 0.05}})
+    timeline = make_timeline(corpus)
+    run(timeline, 200)
+    timeline.goto(120)
+    timeline.set_hyperparameters(learning_rate=0.05)
+    run(timeline, 30)
+    assert [(line.name, line.forked_at, line.live) for line in timeline.lines] == [("main", None, False),
+                                                                               ("branch 1", 121, True)]
+    assert timeline.lines[1].change == "learning_rate 0.1 -> 0.05" and timeline.lines[0].furthest == 199
+    timeline.switch_to("main")  # the trainer goes where main was left (after iteration 120), its future intact
+    assert timeline.trainer.iteration == 121
+    assert timeline.furthest == 199 and timeline.behind
+    for n in (199, 150, 121, 60):
+        assert_same_record(timeline.goto(n), old[n])
+        assert_history_matches(timeline.trainer, ref_trainer)
+    assert [(line.name, line.live) for line in timeline.lines] == [("branch 1", False), ("main", True)]
+    timeline.switch_to("branch 1")  # and back: left after iteration 150 of the new branch
+    assert timeline.trainer.iteration == 151 and timeline.furthest == 150
+    assert_same_record(timeline.goto(140), new[140])
+    assert_same_record(timeline.step(), new[141])
+
+
+def test_kept_branches_stay_within_their_budget_dropping_the_oldest(reference, monkeypatch):
+    import rnntui.engine.timeline as timeline_module
+
+    corpus, _, _ = reference
+    timeline = make_timeline(corpus)
+    run(timeline, 120)
+    budget = None
+    names = ["main"]
+    for k in range(5):  # branches from ever later points, each keeping the line before it
+        timeline.goto(20 + 10 * k)
+        timeline.set_hyperparameters(learning_rate=0.1 + 0.01 * (k + 1))
+        run(timeline, 40)
+        names.append(timeline.line_name)
+        if budget is None:  # room for about two lines like the first one kept
+            budget = int(2.2 * timeline.kept_bytes())
+            monkeypatch.setattr(timeline_module, "KEPT_BUDGET_BYTES", budget)
+        assert timeline.kept_bytes() <= budget
+    dropped = timeline.dropped_lines
+    assert dropped and dropped == names[: len(dropped)]  # the oldest went first, in order
+    kept = [line.name for line in timeline.lines if not line.live]
+    assert kept == names[len(dropped) : -1] and timeline.lines[-1].name == names[-1]
+
+
+def test_unknown_branch_names_are_refused(reference):
+    corpus, _, _ = reference
+    timeline = make_timeline(corpus)
+    run(timeline, 5)
+    with pytest.raises(TimelineError, match="no kept branch named 'nope'"):
+        timeline.switch_to("nope")

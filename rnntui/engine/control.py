@@ -41,7 +41,7 @@ from .evaluation import Evaluation
 from .errors import RnntuiError
 from .history import Event, History
 from .record import StepRecord
-from .session import RunResult, RunState, Sample, Saved, Session, StopCause
+from .session import Branch, RunResult, RunState, Sample, Saved, Session, StopCause
 from .threads import use_one_blas_thread
 
 SHOWN_SAMPLES = 20  # samples a front-end shows unless it asks for another number
@@ -109,6 +109,13 @@ class Save(Command):
 
     path: str
     rescue: bool = False  # save under a rescue name when the path cannot be written
+
+
+@dataclass(frozen=True)
+class SwitchBranch(Command):
+    """Go on with a kept branch where it was left (not while running)."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -236,6 +243,7 @@ class Known:
     samples_key: tuple[int, int] = (-1, -1)
     breakpoints_version: int = -1
     evaluations_key: tuple[int, int] = (-1, -1)
+    branches_version: int = -1
     samples_shown: int = SHOWN_SAMPLES
 
 
@@ -270,6 +278,8 @@ class Update:
     breakpoints: tuple[Breakpoint, ...] | None  # when they changed
     evaluations_key: tuple[int, int]
     evaluations: tuple[Evaluation, ...] | None  # up to the model shown, when they changed
+    branches_version: int
+    branches: tuple[Branch, ...] | None  # every line of training, when the list changed
     dirty: bool  # progress would be lost without a save
     unsaved_iterations: int
     saved_iteration: int | None
@@ -340,6 +350,7 @@ class SessionHost:
             SetHyperparameters: self._set_hyperparameters,
             SampleNow: lambda c: self.session.sample_now(c.temperature),
             EvaluateNow: lambda c: self.session.evaluate_now(),
+            SwitchBranch: lambda c: self._paused_only("switch branches", lambda: self.session.switch_branch(c.name)),
             Save: lambda c: self._paused_only("save", lambda: self.session.save(c.path, rescue=c.rescue)),
             AddBreakpoint: lambda c: self.session.breakpoints.add(c.text),
             ToggleBreakpoint: lambda c: self.session.breakpoints.toggle(c.index),
@@ -497,6 +508,8 @@ class SessionHost:
         evaluations = None
         if evaluations_key != known.evaluations_key:
             evaluations = session.evaluations_until(max(shown_model, trainer.iteration))
+        self._notices += session.notices
+        session.notices.clear()
         notices, self._notices = tuple(self._notices), []
         finished, self._finished = self._finished, None
         return Update(
@@ -515,6 +528,8 @@ class SessionHost:
             breakpoints=tuple(breakpoints) if breakpoints.version != known.breakpoints_version else None,
             evaluations_key=evaluations_key,
             evaluations=evaluations,
+            branches_version=session.branches_version,
+            branches=session.branches if session.branches_version != known.branches_version else None,
             dirty=session.dirty,
             unsaved_iterations=session.unsaved_iterations,
             saved_iteration=session.saved_iteration,
@@ -556,6 +571,7 @@ class Mirror:
     samples: tuple[Sample, ...] = ()
     breakpoints: tuple[Breakpoint, ...] = ()
     evaluations: tuple[Evaluation, ...] = ()
+    branches: tuple[Branch, ...] = ()
     dirty: bool = False
     unsaved_iterations: int = 0
     saved_iteration: int | None = None
@@ -580,6 +596,8 @@ class Mirror:
             self.breakpoints = update.breakpoints
         if update.evaluations is not None:
             self.evaluations = update.evaluations
+        if update.branches is not None:
+            self.branches = update.branches
         self.dirty, self.unsaved_iterations = update.dirty, update.unsaved_iterations
         self.saved_iteration, self.save_path = update.saved_iteration, update.save_path
         self.busy = update.busy
@@ -595,6 +613,7 @@ class Mirror:
             samples_key=update.samples_key,
             breakpoints_version=update.breakpoints_version,
             evaluations_key=update.evaluations_key,
+            branches_version=update.branches_version,
             samples_shown=self.known.samples_shown,
         )
 
@@ -692,6 +711,9 @@ class Controller:
 
     def evaluate_now(self) -> Evaluation:
         return self.call(EvaluateNow())
+
+    def switch_branch(self, name: str) -> None:
+        self.call(SwitchBranch(name))
 
     def add_breakpoint(self, text: str) -> Breakpoint:
         return self.call(AddBreakpoint(text))

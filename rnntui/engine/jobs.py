@@ -6,14 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from .analysis import Analysis, analyze
 from .control import JobCancelled, JobProgress
-from .corpus_pass import PassCancelled
+from .corpus_pass import PassCancelled, run_pass
 from .evaluation import Evaluation, EvaluationReport, evaluate, evaluation_report
 from .features import FEATURE_NAMES
 from .gradcheck import SAMPLES, SEED, STEP, WindowCheck, check_window, take_window
 from .session import Session
 from .units import TOP_K
+from .whatif import AblationScan, SetHprev, WhatIfDiff, WindowRun, ablation_scan, compare, rank_descending, run_window
 
 
 @dataclass(frozen=True)
@@ -101,5 +104,99 @@ class EvaluationReportJob:
                                          progress=progress.report, cancel=progress.cancelled)
             except PassCancelled:
                 raise JobCancelled from None
+
+        return work
+
+
+@dataclass(frozen=True)
+class WhatIfResult:
+    """The window of an iteration run as it was and with interventions (and read by another iteration)."""
+
+    iteration: int  # the iteration whose window and parameters were used
+    position: int
+    before: WindowRun
+    after: WindowRun
+    diff: WhatIfDiff
+    scan: AblationScan | None  # each unit zeroed over the window, when asked
+    other_iteration: int | None  # the iteration whose parameters read the same window, when asked
+    across: WhatIfDiff | None  # that reading against this one's
+
+
+@dataclass(frozen=True)
+class WhatIfJob:
+    """Interventions on the window of iteration ``iteration``, with the parameters it trained with.
+
+    ``hprev_from``: use the carried state of that iteration's window instead
+    (added to the interventions first). ``other_iteration``: also read the
+    unchanged window with that iteration's parameters (a diff across
+    iterations). Runs on copies; training, the timeline and checkpoints are
+    untouched.
+    """
+
+    iteration: int
+    interventions: tuple = ()
+    cursor_t: int = 0
+    scan: bool = False
+    hprev_from: int | None = None
+    other_iteration: int | None = None
+    kind: str = "what-if"
+
+    def prepare(self, session: Session) -> Callable[[JobProgress], WhatIfResult]:
+        record = session.record_at(self.iteration)
+        params = session.params_at(self.iteration)
+        interventions = tuple(self.interventions)
+        if self.hprev_from is not None:
+            interventions = (SetHprev.from_record(session.record_at(self.hprev_from)),) + interventions
+        other = session.params_at(self.other_iteration) if self.other_iteration is not None else None
+        inputs, targets, hprev = record.inputs, record.targets, record.hprev
+
+        def work(progress: JobProgress) -> WhatIfResult:
+            before = run_window(params, inputs, targets, hprev)
+            after = run_window(params, inputs, targets, hprev, interventions)
+            scan = ablation_scan(params, inputs, targets, hprev, self.cursor_t) if self.scan else None
+            across = None
+            if other is not None:
+                across = compare(before, run_window(other, inputs, targets, hprev), self.cursor_t)
+            return WhatIfResult(self.iteration, record.position, before, after, compare(before, after, self.cursor_t),
+                                scan, self.other_iteration, across)
+
+        return work
+
+
+@dataclass(frozen=True)
+class CorpusScan:
+    """Each unit zeroed over the whole training text: how many bits per character it costs."""
+
+    iteration: int  # updates the parameters had
+    baseline_bpc: float
+    delta_bpc: np.ndarray  # (H,) bits per character with the unit zeroed, minus the baseline
+    ranking: np.ndarray  # units by delta, largest first
+
+
+@dataclass(frozen=True)
+class CorpusScanJob:
+    """The ablation scan over the whole training text (one corpus pass per unit), with progress."""
+
+    kind: str = "corpus ablation scan"
+
+    def prepare(self, session: Session) -> Callable[[JobProgress], CorpusScan]:
+        trainer = session.trainer
+        params = {name: value.copy() for name, value in trainer.params.items()}
+        data, iteration, H = trainer.training_corpus.data, trainer.iteration, trainer.config.hidden_size
+
+        def work(progress: JobProgress) -> CorpusScan:
+            def check() -> bool:
+                return progress.cancelled()
+
+            try:
+                baseline = run_pass(params, data, cancel=check).bits_per_char
+                deltas = np.empty(H)
+                for unit in range(H):
+                    progress.report(unit, H)
+                    deltas[unit] = run_pass(params, data, ablate=unit, cancel=check).bits_per_char - baseline
+                progress.report(H, H)
+            except PassCancelled:
+                raise JobCancelled from None
+            return CorpusScan(iteration, baseline, deltas, rank_descending(deltas))
 
         return work

@@ -44,6 +44,10 @@ _C10, _C11, _C12, _C13 = 1 / 3628800, 1 / 39916800, 1 / 479001600, 1 / 622702080
 _TANH_ONE = 20.0  # tanh(x) rounds to 1.0 above |x| ~ 19.06; capping there keeps k <= 58
 _EXP_MAX = 710.0  # exp overflows to inf above ~709.78
 _EXP_MIN = -746.0  # exp rounds to 0 below ~-745.13
+# A twin's temporaries of a whole parameter would go through malloc's mmap, and be
+# faulted in afresh at every call (several times the arithmetic): blocks of
+# 16,000 float64 values stay below glibc's 128 KiB threshold.
+TWIN_BLOCK = 16_000
 
 
 @njit(inline="always", error_model="numpy")
@@ -279,21 +283,20 @@ def _adagrad_element(w, m, g, learning_rate, eps):  # pragma: no cover - compile
 
 
 def clip_adagrad_numpy(flat, grad, mem, bounds, clip, learning_rate, eps, sums, counts):
-    """clip_adagrad's twin: the same element-wise update (bit for bit), whole-array; the sums per parameter."""
-    starts = bounds[:-1]
-
-    def sums_of_squares(x):  # (5,) one per parameter
-        return np.add.reduceat(x * x, starts)
-
-    clipped = np.clip(grad, -clip, clip)  # NaN stays NaN
-    counts[:] = np.add.reduceat(np.abs(grad) > clip, starts, dtype=np.int64)
-    sums[:, 0] = sums_of_squares(grad)
-    sums[:, 1] = sums_of_squares(clipped)
-    sums[:, 2] = sums_of_squares(flat)
-    mem += clipped * clipped
-    update = learning_rate * clipped / np.sqrt(mem + eps)
-    flat -= update
-    sums[:, 3] = sums_of_squares(update)
+    """clip_adagrad's twin: the same element-wise update (bit for bit), a block of a parameter at a time."""
+    sums[...] = 0.0
+    counts[...] = 0
+    for k in range(len(bounds) - 1):
+        for start in range(bounds[k], bounds[k + 1], TWIN_BLOCK):
+            block = slice(start, min(start + TWIN_BLOCK, bounds[k + 1]))
+            g, w, m = grad[block], flat[block], mem[block]  # views: w and m are updated in place
+            c = np.clip(g, -clip, clip)  # NaN stays NaN
+            counts[k] += np.count_nonzero(np.abs(g) > clip)
+            sums[k, :3] += np.dot(g, g), np.dot(c, c), np.dot(w, w)
+            m += c * c
+            u = learning_rate * c / np.sqrt(m + eps)
+            w -= u
+            sums[k, 3] += np.dot(u, u)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"}, plain=clip_adagrad_numpy)

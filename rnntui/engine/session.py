@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,20 @@ from .timeline import DEFAULT_BUDGET_BYTES, Timeline, TimelineError
 from .trainer import Trainer
 
 KEEP_SAMPLES = 2000  # samples kept for going back: 200,000 iterations at the default sample_every (about 0.7 MB)
+
+
+@dataclass(frozen=True, eq=False)
+class Branch:
+    """A line of training for the branch list and the loss panel's overlay."""
+
+    name: str
+    forked_at: int | None  # iterations done where it left the line it came from (None: the first line)
+    change: str  # what was changed there
+    furthest: int  # the furthest iteration computed on it
+    live: bool  # the line training goes on with
+    switchable: bool  # its training state is held (False: only its curves, from a checkpoint)
+    smooth: np.ndarray | None  # (furthest + 1,) smooth loss per iteration (kept lines only; the live one is the history)
+    evaluations: tuple  # its evaluations (Evaluation), by iteration
 
 
 @dataclass(frozen=True)
@@ -165,6 +180,9 @@ class Session:
         self._evaluations: list[Evaluation] = []  # this branch's, by iteration (some may lie ahead after going back)
         self.evaluations_version = 0  # grows whenever they change
         self.progress_hook: Callable[[str, int, int], None] | None = None  # told (what, done, total) during long work
+        self._kept_payload: dict[str, tuple[deque, list]] = {}  # kept line -> its samples and evaluations
+        self.saved_branches: list[Branch] = []  # branches read from a checkpoint: curves only
+        self.branches_version = 0  # grows whenever the list of branches changes
 
     # --- stepping ----------------------------------------------------------
     def step(self) -> StepRecord:
@@ -260,17 +278,82 @@ class Session:
         self._failure = None
         return record
 
+    def params_at(self, count: int) -> dict[str, np.ndarray]:
+        """Copies of the parameters after ``count`` updates (those iteration ``count`` trains with).
+
+        Replays from a snapshot and comes back: the trainer, the timeline and
+        the record shown end as they were, bit for bit.
+        """
+        return self._visiting(count, lambda: {name: v.copy() for name, v in self.trainer.params.items()})
+
+    def record_at(self, iteration: int) -> StepRecord:
+        """The record of ``iteration`` (replayed), leaving the trainer where it was."""
+        return self._visiting(iteration, lambda: self.timeline.goto(iteration))
+
+    def _visiting(self, count: int, read: Callable[[], object]):
+        at = self.trainer.iteration
+        self.timeline.move_to_count(count)
+        try:
+            return read()
+        finally:
+            self.timeline.move_to_count(at)
+
     def _show(self, record: StepRecord) -> None:
         self.last_record = record
         self.record_serial += 1
 
     def set_hyperparameters(self, **changes: object) -> str | None:
-        """Change hyperparameters from the next step on; returns a new-branch message or None."""
+        """Change hyperparameters from the next step on; returns a new-branch message or None.
+
+        After going back, the change starts a new branch: the line as it was
+        is kept (see :meth:`switch_branch`), with its samples and evaluations.
+        """
+        kept_name = self.timeline.line_name
+        payload = (deque(self._samples, maxlen=self._samples.maxlen), list(self._evaluations))
         message = self.timeline.set_hyperparameters(**changes)
-        if message is not None:  # a new branch: the old future's samples and evaluations are gone with it
+        if message is not None:  # the kept line takes the future's samples and evaluations with it
+            self._kept_payload[kept_name] = payload
             self._forget_samples_after(self.trainer.iteration - 1)
             self._forget_evaluations_after(self.trainer.iteration)
+            self._branches_changed()
         return message
+
+    # --- branches ------------------------------------------------------------
+    @property
+    def branches(self) -> tuple[Branch, ...]:
+        """Every line: those saved in the checkpoint (curves only), the kept ones oldest first, the live one."""
+        out = list(self.saved_branches)
+        for line in self.timeline.kept_lines:
+            evaluations = tuple(self._kept_payload.get(line.name, ((), []))[1])
+            out.append(Branch(line.name, line.forked_at, line.change, line.furthest, False, True,
+                              line.history[1], evaluations))
+        t = self.timeline
+        out.append(Branch(t.line_name, t.line_forked_at, t.line_change, t.furthest, True, True, None,
+                          tuple(self._evaluations)))
+        return tuple(out)
+
+    def switch_branch(self, name: str) -> StepRecord | None:
+        """Go on with the kept branch ``name`` where it was left; the live one is kept in its place."""
+        live_name = self.timeline.line_name
+        payload = (deque(self._samples, maxlen=self._samples.maxlen), list(self._evaluations))
+        self.timeline.switch_to(name)
+        self._kept_payload[live_name] = payload
+        samples, evaluations = self._kept_payload.pop(name, (deque(maxlen=self._samples.maxlen), []))
+        self._samples, self._evaluations = samples, evaluations
+        self.samples_version += 1
+        self.evaluations_version += 1
+        self._branches_changed()
+        shown = self.trainer.iteration - 1
+        return self._arrived(self.timeline.goto(shown)) if shown >= self.timeline.first else None
+
+    def _branches_changed(self) -> None:
+        for name in self.timeline.dropped_lines:
+            self._kept_payload.pop(name, None)
+            self.notices.append(
+                f"branch {name!r} was dropped to keep the kept branches within their memory budget (oldest first)"
+            )
+        self.timeline.dropped_lines.clear()
+        self.branches_version += 1
 
     # --- evaluation --------------------------------------------------------
     def _evaluation_due(self) -> bool:
@@ -373,7 +456,7 @@ class Session:
         return tuple(s for s in self._samples if s.iteration <= record.iteration + 1)
 
     def _forget_samples_after(self, iteration: int) -> None:
-        """On a new branch: drop samples drawn after ``iteration`` (they belong to the discarded future)."""
+        """On a new branch: drop samples drawn after ``iteration`` (they went with the kept line)."""
         kept = [s for s in self._samples if s.iteration <= iteration]
         if len(kept) != len(self._samples):
             self._samples = deque(kept, maxlen=self._samples.maxlen)
@@ -405,8 +488,12 @@ class Session:
         (a full disk, a folder made read-only) is saved under a rescue name
         instead (see ``save_checkpoint_with_fallback``), and the note names it.
         """
-        extra = dict(self.trainer.checkpoint_extras)
+        extra = {k: v for k, v in self.trainer.checkpoint_extras.items() if not k.startswith(BRANCH_PREFIX)}
         extra["breakpoints"] = self.breakpoints.to_array()
+        extra.update(branches_to_arrays([b for b in self.branches if not b.live]))
+        t = self.timeline
+        extra[f"{BRANCH_PREFIX}live"] = np.array(json.dumps(
+            {"name": t.line_name, "forked_at": t.line_forked_at, "change": t.line_change, "made": t.lines_made}))
         try:
             extra["evaluations"] = evaluations_to_array(self.evaluations_until(self.trainer.iteration))
             written, problem = self._write(path, extra, rescue)
@@ -490,6 +577,16 @@ def open_session(
     for text in breakpoints:
         saved_breakpoints.ensure(text)
     session = Session(trainer, saved_breakpoints, keep_samples=keep_samples)
+    try:
+        session.saved_branches = branches_from_arrays(trainer.checkpoint_extras, trainer.held_out_corpus is not None)
+        live = trainer.checkpoint_extras.get(f"{BRANCH_PREFIX}live")
+        if live is not None:
+            facts = json.loads(str(live))
+            forked = facts["forked_at"]
+            session.timeline.name_live_line(str(facts["name"]), None if forked is None else int(forked),
+                                            str(facts["change"]), int(facts["made"]))
+    except (ValueError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{resume}: the saved branches are damaged ({err})", "use an intact checkpoint") from None
     saved_evaluations = trainer.checkpoint_extras.get("evaluations")
     if saved_evaluations is not None:
         try:
@@ -514,3 +611,35 @@ def _check_structural(saved: Config, given: Mapping[str, object], checkpoint: st
     for name in structural_fields():
         if name in given and given[name] != getattr(saved, name):
             raise ResumeMismatch(name, given[name], getattr(saved, name), str(checkpoint))
+
+
+# --- branches in a checkpoint: their curves, not their training states -------------------------
+
+BRANCH_PREFIX = "branch_"  # checkpoint extras holding kept branches
+
+
+def branches_to_arrays(branches: Iterable[Branch]) -> dict[str, np.ndarray]:
+    """Checkpoint extras for kept branches: a JSON list of their facts, and each one's smooth loss curve."""
+    meta, arrays = [], {}
+    for i, branch in enumerate(branches):
+        meta.append({"name": branch.name, "forked_at": branch.forked_at, "change": branch.change,
+                     "furthest": branch.furthest})
+        arrays[f"{BRANCH_PREFIX}smooth_{i}"] = np.asarray(branch.smooth, dtype=np.float64)
+        arrays[f"{BRANCH_PREFIX}evaluations_{i}"] = evaluations_to_array(branch.evaluations)
+    arrays[f"{BRANCH_PREFIX}meta"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def branches_from_arrays(extras: Mapping[str, np.ndarray], has_held_out: bool) -> list[Branch]:
+    """The branches :func:`branches_to_arrays` saved, as curves (they cannot be switched to)."""
+    if f"{BRANCH_PREFIX}meta" not in extras:
+        return []
+    out = []
+    for i, fact in enumerate(json.loads(str(extras[f"{BRANCH_PREFIX}meta"]))):
+        smooth = np.asarray(extras[f"{BRANCH_PREFIX}smooth_{i}"], dtype=np.float64)
+        smooth.setflags(write=False)
+        evaluations = evaluations_from_array(extras[f"{BRANCH_PREFIX}evaluations_{i}"], has_held_out)
+        forked = fact["forked_at"]
+        out.append(Branch(str(fact["name"]), None if forked is None else int(forked), str(fact["change"]),
+                          int(fact["furthest"]), False, False, smooth, tuple(evaluations)))
+    return out

@@ -24,6 +24,8 @@ the one whose ``.iteration == n``; after it the trainer's ``iteration`` is
 from __future__ import annotations
 
 import bisect
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +36,8 @@ from .record import StepRecord
 from .trainer import Trainer, TrainerState
 
 DEFAULT_BUDGET_BYTES = 64 * 2**20  # snapshot memory, 64 MiB
+KEPT_BUDGET_BYTES = 64 * 2**20  # what the kept branches hold beyond the live one (snapshots and histories), 64 MiB
+FIRST_LINE = "main"  # the name of the line a timeline starts with
 REPLAY_BYTES = 8 * 2**20  # default interval * state size: about this much state per replayed interval
 MIN_INTERVAL = 10  # snapshots further apart than this cost well under a step each on average
 MAX_INTERVAL = 100  # small models still get a snapshot at least this often
@@ -53,6 +57,44 @@ def default_interval(state_bytes: int) -> int:
     MIN_INTERVAL and MAX_INTERVAL.
     """
     return int(min(MAX_INTERVAL, max(MIN_INTERVAL, round(REPLAY_BYTES / max(state_bytes, 1)))))
+
+
+@dataclass(eq=False)
+class Line:
+    """A line of training (a branch) kept while another one is live; see :meth:`Timeline.switch_to`.
+
+    Snapshots are shared with the lines it has in common with (the states are
+    immutable copies), so a kept line costs its own snapshots and its history.
+    """
+
+    name: str
+    forked_at: int | None  # iterations done where it left the line it came from (None: the first line)
+    change: str  # what was changed there ("learning_rate 0.1 -> 0.3")
+    first: int
+    iters: list[int]
+    states: list[TrainerState]
+    change_iters: list[int]
+    change_configs: list[Config]
+    events: list[Event]
+    furthest: int  # the furthest iteration computed on it
+    at: int  # iterations done where its trainer was left
+    state: TrainerState  # the trainer's state there
+    history: tuple[np.ndarray, ...]  # loss, smooth loss, raw and clipped gradient norms of iterations 0..furthest
+
+    @property
+    def history_bytes(self) -> int:
+        return sum(arr.nbytes for arr in self.history)
+
+
+@dataclass(frozen=True)
+class LineSummary:
+    """What a list of branches shows about one."""
+
+    name: str
+    forked_at: int | None
+    change: str
+    furthest: int
+    live: bool
 
 
 class Timeline:
@@ -90,6 +132,12 @@ class Timeline:
         self._furthest = trainer.iteration - 1
         self._ahead: list[np.ndarray] | None = None  # history rows beyond the trainer while behind
         self._ahead_start = 0  # the iteration of the first row of _ahead
+        self.line_name = FIRST_LINE
+        self.line_forked_at: int | None = None
+        self.line_change = ""
+        self._kept: list[Line] = []  # other lines, oldest first
+        self._lines_made = 0
+        self.dropped_lines: list[str] = []  # kept lines dropped to stay within KEPT_BUDGET_BYTES, to tell the user
 
     # --- read-only views -------------------------------------------------
     @property
@@ -201,14 +249,114 @@ class Timeline:
     def set_hyperparameters(self, **changes: object) -> str | None:
         """Change hyperparameters from the next step on (see :meth:`Trainer.set_hyperparameters`).
 
-        After going back, a change starts a new branch: the old future
-        (iterations after the one shown, their snapshots, schedule entries and
-        events) is discarded and a sentence saying so is returned (and kept as
-        an event in the history). Otherwise returns None.
+        After going back, a change starts a new branch: the line as it was
+        (its future included) is kept under its name, and the live one becomes
+        a new branch from the iteration shown; a sentence saying so is returned
+        (and kept as an event in the history). Otherwise returns None.
         """
         self._sync()
         self.trainer.set_hyperparameters(**changes)
         return self._sync()
+
+    # --- branches ----------------------------------------------------------
+    @property
+    def lines(self) -> tuple[LineSummary, ...]:
+        """Every line, the kept ones oldest first, then the live one."""
+        kept = tuple(LineSummary(k.name, k.forked_at, k.change, k.furthest, False) for k in self._kept)
+        return kept + (LineSummary(self.line_name, self.line_forked_at, self.line_change, self._furthest, True),)
+
+    @property
+    def kept_lines(self) -> tuple[Line, ...]:
+        return tuple(self._kept)
+
+    @property
+    def lines_made(self) -> int:
+        """Branches made so far (the next is named ``branch {lines_made + 1}``)."""
+        return self._lines_made
+
+    def name_live_line(self, name: str, forked_at: int | None, change: str, lines_made: int) -> None:
+        """Name the live line (a resumed run goes on with the line it saved)."""
+        self.line_name, self.line_forked_at, self.line_change = name, forked_at, change
+        self._lines_made = lines_made
+
+    def switch_to(self, name: str) -> None:
+        """Make the kept line ``name`` the live one (the live one is kept in its place).
+
+        The trainer goes where that line was left; the next record comes from
+        stepping or :meth:`goto`, both bit-identical to what that line computed.
+        """
+        self._sync()
+        chosen = next((k for k in self._kept if k.name == name), None)
+        if chosen is None:
+            known = ", ".join(k.name for k in self._kept) or "none"
+            raise TimelineError(f"no kept branch named {name!r} (kept: {known})")
+        live = self._export()
+        self._kept.remove(chosen)
+        self._kept.append(live)
+        self._import(chosen)
+
+    def kept_bytes(self) -> int:
+        """Bytes the kept lines hold beyond the live one: snapshots not shared with it, and their histories."""
+        live = {id(state) for state in self._states}
+        seen: set[int] = set()
+        total = 0
+        for line in self._kept:
+            total += line.history_bytes
+            for state in line.states:
+                if id(state) not in live and id(state) not in seen:
+                    seen.add(id(state))
+                    total += state.nbytes
+        return total
+
+    def _export(self, config: Config | None = None) -> Line:
+        """The live line as a Line (copies of its lists; states and history rows are copies already).
+
+        ``config``: the one in force at the trainer's position, when the trainer's own was just changed.
+        """
+        state = self.trainer.state()
+        if config is not None:
+            state = dataclasses.replace(state, config=config)
+        history = self.trainer.history
+        rows = history.rows_from(0)
+        if self._ahead is not None:
+            rows = tuple(np.concatenate([mine, ahead[self._at - self._ahead_start :]])
+                         for mine, ahead in zip(rows, self._ahead))
+        return Line(
+            name=self.line_name, forked_at=self.line_forked_at, change=self.line_change, first=self.first,
+            iters=list(self._iters), states=list(self._states),
+            change_iters=list(self._change_iters), change_configs=list(self._change_configs),
+            events=list(self._events), furthest=self._furthest, at=self._at,
+            state=state, history=rows,
+        )
+
+    def _keep(self, line: Line) -> None:
+        """Keep ``line`` (the old future of a new branch) and name the live line as that branch."""
+        self._kept.append(line)
+        self._lines_made += 1
+        self.line_name = f"branch {self._lines_made}"
+        self.line_forked_at = self._at
+        self.line_change = "; ".join(e.text for e in self.trainer.history.events if e.iteration == self._at
+                                     and not e.text.startswith("new branch"))
+        while self._kept and self.kept_bytes() > KEPT_BUDGET_BYTES:
+            self.dropped_lines.append(self._kept.pop(0).name)
+
+    def _import(self, line: Line) -> None:
+        """Make ``line`` the live one and put the trainer where it was left."""
+        self.line_name, self.line_forked_at, self.line_change = line.name, line.forked_at, line.change
+        self._iters, self._states = list(line.iters), list(line.states)
+        self._nbytes = sum(state.nbytes for state in self._states)
+        self._change_iters, self._change_configs = list(line.change_iters), list(line.change_configs)
+        self._events = list(line.events)
+        self._furthest = line.furthest
+        self.trainer.restore(line.state)
+        history = self.trainer.history
+        history.truncate(0)  # a cut: copies of the old rows elsewhere know to start over
+        history.extend(*(arr[: line.at] for arr in line.history))  # row i is iteration i
+        self._at = line.at
+        self._ahead = [arr[line.at :].copy() for arr in line.history] if line.at <= line.furthest else None
+        self._ahead_start = line.at
+        self._record = None
+        self._show_events()
 
     # --- internals -------------------------------------------------------
     def _sync(self) -> str | None:
@@ -222,7 +370,11 @@ class Timeline:
         self._events = list(trainer.history.events) + [e for e in self._events if e.iteration > self._at]
         if trainer.config == self.config_at(self._at):
             return None
-        message = self._branch() if self.behind else None
+        message = None
+        if self.behind:  # keep the line as it was, under the config it had here, then cut its future
+            before = self._export(config=self.config_at(self._at))
+            message = self._branch()
+            self._keep(before)
         self._set_config_from(self._at, trainer.config)
         return message
 
@@ -237,8 +389,8 @@ class Timeline:
         self._furthest = at - 1
         self._ahead = None
         message = (
-            f"new branch from iteration {at - 1} "
-            f"(the old future after it, iterations {at} to {old_furthest}, is discarded)"
+            f"new branch 'branch {self._lines_made + 1}' from iteration {at - 1} "
+            f"(the old future after it, iterations {at} to {old_furthest}, is kept as {self.line_name!r})"
         )
         events = [e for e in self._events if e.iteration < at]
         events.append(Event(at, message))

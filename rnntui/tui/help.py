@@ -84,7 +84,8 @@ computed, g trains there as a normal run). rnntui keeps copies of
 the full training state every few iterations (at most 64 MiB, older copies thinned out)
 and replays deterministically from the nearest one, so every panel shows exactly what
 it showed the first time, and stepping forward replays the same future. Changing a
-hyperparameter after going back starts a new branch (the old future is discarded).
+hyperparameter after going back starts a new branch; the old future is kept as a branch of its own
+(b lists the branches and switches between them).
 
 ## Gradient check (c)
 

@@ -69,7 +69,21 @@ MAIN_KEYS: tuple[Key, ...] = (
         group=LOSS_VIEW),
 )
 
-ANALYSIS_KEYS: tuple[Key, ...] = ()  # unit table, neuron page (analysis_actions.py)
+ANALYSIS_KEYS: tuple[Key, ...] = (  # unit table, neuron page, heatmap views (analysis_actions.py)
+    Key("U", "U", "unit_table", "Units",
+        "unit table: every unit over the whole training text (mean, std, saturation, r with a feature), "
+        "sortable, with a saturation scatter; enter opens a unit's page", "Unit table"),
+    Key("N", "N", "neuron_page", "Neuron",
+        "neuron page of the chosen unit: the training text coloured by it, its strongest contexts, "
+        "histogram and r with every feature", "Neuron page"),
+    Key("z", "z", "maximize_heatmap", "Zoom h",
+        "hidden state heatmap: fill the screen, or go back (escape too)", "Maximise heatmap"),
+    Key("x", "x", "heatmap_pairs", "2 per row", "hidden state heatmap: one or two units per row",
+        "Heatmap: two units per row", footer=False),
+    Key("o", "o", "heatmap_order", "Sorted",
+        "hidden state heatmap: rows in the unit table's order (e.g. by |r| with a feature) or by unit number",
+        "Heatmap: sorted / natural order", footer=False),
+)
 EVALUATION_KEYS: tuple[Key, ...] = ()  # evaluation, bits-per-character view (evaluation_actions.py)
 WHATIF_KEYS: tuple[Key, ...] = ()  # what-if (whatif_actions.py)
 

@@ -1,0 +1,336 @@
+"""The unit table (U): one row per hidden unit over the whole training text.
+
+Columns: mean and standard deviation of h_t, the fractions of t saturated low
+(h < -0.95) and high (h > 0.95), the dead / always-saturated flags, and Pearson's
+r with the chosen feature. Rows sort by any column (o cycles, O reverses, a click
+on a header sorts by it and a second click reverses); the default is |r| with the
+chosen feature, largest first. Beside the table, a scatter of the saturation
+fractions, one dot per unit (after Karpathy et al. 2015, figure 3). Enter opens
+the neuron page of the highlighted unit and makes it the main screen's unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Input, Label, Select
+from textual_plotext import PlotextPlot
+
+from ..engine.analysis import Analysis
+from ..engine.features import REGEX_PREFIX, FeatureError, parse_features
+from ..engine.units import SATURATION
+from .analysis_actions import AnalysisScreen, AnalysisStore, Computed
+from .heatmap import RowOrder
+
+NARROW = 100  # below this width the scatter goes under the table
+DOT, CHOSEN_DOT = "•", "●"
+DOT_COLOR, CHOSEN_COLOR = "cyan+", "red+"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the table: how it sorts and how its cells read."""
+
+    key: str
+    header: str  # "r" is followed by the feature's name
+    descending: bool  # the first sort by it puts the largest first
+    values: Callable[[Analysis, str], np.ndarray]  # (H,) what it sorts by, given the chosen feature
+    cell: Callable[[Analysis, str, int], str]  # the text of unit u's cell
+
+
+def _flags(analysis: Analysis) -> np.ndarray:
+    """(H,) 2 for a dead unit, 1 for one always saturated, else 0."""
+    stats = analysis.units
+    return 2 * stats.dead + stats.always_saturated
+
+
+def flags_text(analysis: Analysis, unit: int) -> str:
+    """The flags cell: dead, always saturated, or nothing."""
+    stats = analysis.units
+    return "dead" if stats.dead[unit] else "always sat" if stats.always_saturated[unit] else ""
+
+
+COLUMNS = (
+    Column("unit", "unit", False, lambda a, f: np.arange(a.hidden_size), lambda a, f, u: str(u)),
+    Column("mean", "mean", True, lambda a, f: a.units.mean, lambda a, f, u: f"{a.units.mean[u]:+.3f}"),
+    Column("std", "std", True, lambda a, f: a.units.std, lambda a, f, u: f"{a.units.std[u]:.3f}"),
+    Column("low", "sat low", True, lambda a, f: a.units.sat_low, lambda a, f, u: f"{a.units.sat_low[u]:.1%}"),
+    Column("high", "sat high", True, lambda a, f: a.units.sat_high, lambda a, f, u: f"{a.units.sat_high[u]:.1%}"),
+    Column("flags", "flags", True, lambda a, f: _flags(a), lambda a, f, u: flags_text(a, u)),
+    Column("r", "r", True, lambda a, f: np.abs(a.features[f].r), lambda a, f, u: f"{a.features[f].r[u]:+.3f}"),
+)
+BY_KEY = {column.key: column for column in COLUMNS}
+
+
+def default_feature(analysis: Analysis) -> str:
+    """The first feature that varies over the text (the first feature when none does)."""
+    return next((name for name, result in analysis.features.items() if result.varies), next(iter(analysis.features)))
+
+
+def sorted_units(analysis: Analysis, feature: str, column: str, descending: bool) -> tuple[int, ...]:
+    """The units ordered by ``column`` (r: by |r| with ``feature``); equal values by unit number."""
+    values = BY_KEY[column].values(analysis, feature)
+    order = np.argsort(-values if descending else values, kind="stable")
+    return tuple(int(u) for u in order)
+
+
+def sort_label(feature: str, column: str, descending: bool) -> str:
+    """The order in words, e.g. ``|r| depth ↓``."""
+    name = f"|r| {feature}" if column == "r" else BY_KEY[column].header
+    return f"{name} {'↓' if descending else '↑'}"
+
+
+def row_order(computed: Computed, feature: str, column: str, descending: bool) -> RowOrder:
+    """The table's order as a heatmap row order, labelled with what it is and when it was computed."""
+    units = sorted_units(computed.analysis, feature, column, descending)
+    return RowOrder(units, f"{sort_label(feature, column, descending)}, after {computed.iteration:,} steps")
+
+
+class UnitsScreen(AnalysisScreen):
+    """The unit table and the saturation scatter, over the store's best analysis."""
+
+    DEFAULT_CSS = """
+    UnitsScreen #choosers {
+        height: 1;
+        padding: 0 1;
+    }
+    UnitsScreen #choosers Label {
+        width: auto;
+        padding-right: 1;
+    }
+    UnitsScreen #feature {
+        width: 26;
+        margin-right: 2;
+    }
+    UnitsScreen #regex {
+        width: 1fr;
+    }
+    UnitsScreen #regex-error {
+        height: auto;
+        color: $error;
+        padding: 0 1;
+        display: none;
+    }
+    UnitsScreen #regex-error.shown {
+        display: block;
+    }
+    UnitsScreen #body {
+        height: 1fr;
+    }
+    UnitsScreen #units {
+        width: auto;
+        max-width: 70%;
+        height: 1fr;
+    }
+    UnitsScreen #scatter {
+        width: 1fr;
+        height: 1fr;
+    }
+    UnitsScreen.narrow #body {
+        layout: vertical;
+    }
+    UnitsScreen.narrow #units {
+        width: 100%;
+        max-width: 100%;
+    }
+    UnitsScreen.narrow #scatter {
+        height: 9;
+    }
+    """
+    BINDINGS = [
+        Binding("N", "open_unit", "Neuron page"),
+        Binding("o", "next_sort", "Sort by next"),
+        Binding("O", "reverse_sort", "Reverse"),
+        Binding("f", "focus_feature", "Feature"),
+        Binding("slash", "focus_regex", "Regex"),
+    ]
+
+    def __init__(self, store: AnalysisStore, choose_unit: Callable[[int], None],
+                 set_order: Callable[[RowOrder], None]) -> None:
+        super().__init__(store, choose_unit)
+        self.set_order = set_order  # tells the main screen the table's order (for the heatmap)
+        self.feature: str | None = None  # the feature of the r column
+        self.sort_column, self.descending = "r", True
+        self.order: tuple[int, ...] = ()  # the units as listed, top first
+        self._wanted_feature: str | None = None  # a regex feature asked for, shown once computed
+
+    def heading(self) -> str:
+        label = sort_label(self.feature, self.sort_column, self.descending) if self.feature else ""
+        return f"Unit table · sorted by {label}"
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_status()
+        with Horizontal(id="choosers"):
+            yield Label("feature")
+            yield Select([], id="feature", allow_blank=True, compact=True, prompt="…")
+            yield Label("regex:")
+            yield Input(placeholder="PATTERN, enter: a feature of your own (e.g. [aeiou] or \\bthe\\b)",
+                        id="regex", compact=True)
+        yield Label("", id="regex-error")
+        with Horizontal(id="body"):
+            yield DataTable(id="units", cursor_type="row", zebra_stripes=True)
+            yield PlotextPlot(id="scatter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self._fit(self.size.width)  # (AnalysisScreen.on_mount runs next and shows the analysis)
+
+    def on_resize(self, event) -> None:
+        self._fit(event.size.width)
+
+    def _fit(self, width: int) -> None:
+        self.set_class(width < NARROW, "narrow")
+
+    # --- drawing -------------------------------------------------------------
+    def show(self, computed: Computed) -> None:
+        """A new analysis: the feature choices, then the rows and the scatter."""
+        features = computed.analysis.features
+        wanted = self._wanted_feature
+        if wanted in features:
+            self.feature, self._wanted_feature = wanted, None
+        elif self.feature not in features:
+            self.feature = default_feature(computed.analysis)
+        select = self.query_one("#feature", Select)
+        with select.prevent(Select.Changed):
+            select.set_options([(self._feature_choice(computed.analysis, name), name) for name in features])
+            select.value = self.feature
+        self._fill()
+
+    @staticmethod
+    def _feature_choice(analysis: Analysis, name: str) -> str:
+        result = analysis.features[name]
+        return name if result.varies else f"{name} (constant)"
+
+    def _fill(self) -> None:
+        """The rows in the chosen order, the cursor kept on its unit; the scatter; the heatmap's order."""
+        computed = self.computed
+        if computed is None or self.feature is None:
+            return
+        analysis = computed.analysis
+        table = self.query_one(DataTable)
+        keep = self.highlighted_unit()
+        self.order = sorted_units(analysis, self.feature, self.sort_column, self.descending)
+        table.clear(columns=True)  # the r column's header names the feature and is sized to it
+        for column in COLUMNS:
+            table.add_column(column.header if column.key != "r" else f"r {self.feature}", key=column.key)
+        for u in self.order:
+            cells = [Text(column.cell(analysis, self.feature, u), justify="left" if column.key == "flags" else "right")
+                     for column in COLUMNS]
+            table.add_row(*cells, key=str(u))
+        table.refresh()
+        if keep is not None:
+            table.move_cursor(row=self.order.index(keep), animate=False)
+        self._draw_scatter()
+        self._update_title()
+        self.set_order(row_order(computed, self.feature, self.sort_column, self.descending))
+
+    def highlighted_unit(self) -> int | None:
+        """The unit of the table's cursor row, or None before the rows."""
+        table = self.query_one(DataTable)
+        if not self.order or table.row_count == 0:
+            return None
+        return self.order[min(table.cursor_row, len(self.order) - 1)]
+
+    def _draw_scatter(self) -> None:
+        """Saturated-high against saturated-low fraction, a dot per unit; the highlighted unit stands out."""
+        plot = self.query_one(PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.title("saturation: a dot per unit")
+        plt.xlabel(f"low (h < -{SATURATION:g})")
+        plt.ylabel("high")
+        plt.xlim(0, 1)
+        plt.ylim(0, 1)
+        if self.computed is not None:
+            stats = self.computed.analysis.units
+            plt.scatter(stats.sat_low.tolist(), stats.sat_high.tolist(), marker=DOT, color=DOT_COLOR)
+            unit = self.highlighted_unit()
+            if unit is not None:
+                plt.scatter([float(stats.sat_low[unit])], [float(stats.sat_high[unit])], marker=CHOSEN_DOT,
+                            color=CHOSEN_COLOR)
+        plot.refresh()
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self) -> None:
+        self._draw_scatter()
+
+    # --- sorting ----------------------------------------------------------------
+    def sort_by(self, column: str, descending: bool | None = None) -> None:
+        """Sort by ``column`` (its own first direction unless ``descending`` is given)."""
+        self.sort_column = column
+        self.descending = BY_KEY[column].descending if descending is None else descending
+        self._fill()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        column = event.column_key.value
+        self.sort_by(column, not self.descending if column == self.sort_column else None)
+
+    def action_next_sort(self) -> None:
+        """o: sort by the next column."""
+        keys = [column.key for column in COLUMNS]
+        self.sort_by(keys[(keys.index(self.sort_column) + 1) % len(keys)])
+
+    def action_reverse_sort(self) -> None:
+        """O: reverse the order."""
+        self.sort_by(self.sort_column, not self.descending)
+
+    # --- features ---------------------------------------------------------------
+    @on(Select.Changed, "#feature")
+    def _feature_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value != self.feature:
+            self.feature = event.value
+            self._fill()
+
+    @on(Input.Submitted, "#regex")
+    def _regex_submitted(self, event: Input.Submitted) -> None:
+        """A pattern typed: its feature is shown at once when computed, else an analysis with it starts."""
+        pattern = event.value.strip()
+        error = self.query_one("#regex-error", Label)
+        if not pattern:
+            return
+        name = pattern if pattern.startswith(REGEX_PREFIX) else REGEX_PREFIX + pattern
+        try:
+            parse_features([name])
+        except FeatureError as err:
+            error.update(err.problem)
+            error.add_class("shown")
+            return
+        error.remove_class("shown")
+        if self.computed is not None and name in self.computed.analysis.features:
+            self.feature = name
+            self.show(self.computed)
+        else:
+            self._wanted_feature = name
+            self._start((name,))
+        self.query_one(DataTable).focus()
+
+    def action_focus_feature(self) -> None:
+        self.query_one("#feature", Select).focus()
+
+    def action_focus_regex(self) -> None:
+        self.query_one("#regex", Input).focus()
+
+    # --- opening a unit -----------------------------------------------------------
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open_unit()
+
+    def action_open_unit(self) -> None:
+        """Enter or N: the neuron page of the highlighted unit, which becomes the main screen's unit."""
+        from .neuron_screen import NeuronScreen
+
+        unit = self.highlighted_unit()
+        if unit is None or self.computed is None:
+            return
+        self.choose_unit(unit)
+        order = row_order(self.computed, self.feature, self.sort_column, self.descending)
+        self.app.push_screen(NeuronScreen(self.store, self.choose_unit, unit, order))
