@@ -4,12 +4,13 @@ thread beside training, on copies of what it needs taken between two steps."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from .analysis import Analysis, analyze
 from .control import JobCancelled, JobProgress
+from .corpus import Corpus
 from .corpus_pass import PassCancelled, run_pass
 from .evaluation import Evaluation, EvaluationReport, evaluate, evaluation_report
 from .features import FEATURE_NAMES
@@ -17,6 +18,34 @@ from .gradcheck import SAMPLES, SEED, STEP, WindowCheck, check_window, take_wind
 from .session import Session
 from .units import TOP_K
 from .whatif import AblationScan, SetHprev, WhatIfDiff, WindowRun, ablation_scan, compare, rank_descending, run_window
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """Copies of the current model and the texts it reads, taken between two steps."""
+
+    params: dict[str, np.ndarray]
+    training: Corpus  # the training text (the part before the held-out text, if any)
+    held_out: Corpus | None
+    iteration: int  # updates the parameters had
+
+    @classmethod
+    def of(cls, session: Session) -> "Model":
+        trainer = session.trainer
+        params = {name: value.copy() for name, value in trainer.params.items()}
+        return cls(params, trainer.training_corpus, trainer.held_out_corpus, trainer.iteration)
+
+
+def cancellable(work: Callable[[JobProgress], Any]) -> Callable[[JobProgress], Any]:
+    """``work`` with a corpus pass's cancellation turned into the job's."""
+
+    def run(progress: JobProgress) -> Any:
+        try:
+            return work(progress)
+        except PassCancelled:
+            raise JobCancelled from None
+
+    return run
 
 
 @dataclass(frozen=True)
@@ -48,19 +77,14 @@ class AnalysisJob:
     kind: str = "unit analysis"
 
     def prepare(self, session: Session) -> Callable[[JobProgress], Analysis]:
-        trainer = session.trainer
-        params = {name: value.copy() for name, value in trainer.params.items()}
-        corpus, iteration = trainer.training_corpus, trainer.iteration
+        model = Model.of(session)
 
         def work(progress: JobProgress) -> Analysis:
-            try:
-                analysis = analyze(params, corpus, self.features, self.units, self.top_k,
-                                   progress=progress.report, cancel=progress.cancelled, iteration=iteration)
-            except PassCancelled:
-                raise JobCancelled from None
+            analysis = analyze(model.params, model.training, self.features, self.units, self.top_k,
+                               progress=progress.report, cancel=progress.cancelled, iteration=model.iteration)
             return analysis.detached()
 
-        return work
+        return cancellable(work)
 
 
 @dataclass(frozen=True)
@@ -70,18 +94,9 @@ class EvaluationJob:
     kind: str = "evaluation"
 
     def prepare(self, session: Session) -> Callable[[JobProgress], Evaluation]:
-        trainer = session.trainer
-        params = {name: value.copy() for name, value in trainer.params.items()}
-        training, held_out, iteration = trainer.training_corpus, trainer.held_out_corpus, trainer.iteration
-
-        def work(progress: JobProgress) -> Evaluation:
-            try:
-                return evaluate(params, training, held_out, iteration, on_demand=True,
-                                progress=progress.report, cancel=progress.cancelled)
-            except PassCancelled:
-                raise JobCancelled from None
-
-        return work
+        m = Model.of(session)
+        return cancellable(lambda progress: evaluate(m.params, m.training, m.held_out, m.iteration, on_demand=True,
+                                                     progress=progress.report, cancel=progress.cancelled))
 
     def finish(self, session: Session, evaluation: Evaluation) -> None:
         session.add_evaluation(evaluation)
@@ -94,18 +109,9 @@ class EvaluationReportJob:
     kind: str = "evaluation report"
 
     def prepare(self, session: Session) -> Callable[[JobProgress], EvaluationReport]:
-        trainer = session.trainer
-        params = {name: value.copy() for name, value in trainer.params.items()}
-        training, held_out, iteration = trainer.training_corpus, trainer.held_out_corpus, trainer.iteration
-
-        def work(progress: JobProgress) -> EvaluationReport:
-            try:
-                return evaluation_report(params, training, held_out, iteration,
-                                         progress=progress.report, cancel=progress.cancelled)
-            except PassCancelled:
-                raise JobCancelled from None
-
-        return work
+        m = Model.of(session)
+        return cancellable(lambda progress: evaluation_report(m.params, m.training, m.held_out, m.iteration,
+                                                              progress=progress.report, cancel=progress.cancelled))
 
 
 @dataclass(frozen=True)
@@ -180,23 +186,16 @@ class CorpusScanJob:
     kind: str = "corpus ablation scan"
 
     def prepare(self, session: Session) -> Callable[[JobProgress], CorpusScan]:
-        trainer = session.trainer
-        params = {name: value.copy() for name, value in trainer.params.items()}
-        data, iteration, H = trainer.training_corpus.data, trainer.iteration, trainer.config.hidden_size
+        m = Model.of(session)
+        data, H = m.training.data, session.trainer.config.hidden_size
 
         def work(progress: JobProgress) -> CorpusScan:
-            def check() -> bool:
-                return progress.cancelled()
+            baseline = run_pass(m.params, data, cancel=progress.cancelled).bits_per_char
+            deltas = np.empty(H)
+            for unit in range(H):
+                progress.report(unit, H)
+                deltas[unit] = run_pass(m.params, data, ablate=unit, cancel=progress.cancelled).bits_per_char - baseline
+            progress.report(H, H)
+            return CorpusScan(m.iteration, baseline, deltas, rank_descending(deltas))
 
-            try:
-                baseline = run_pass(params, data, cancel=check).bits_per_char
-                deltas = np.empty(H)
-                for unit in range(H):
-                    progress.report(unit, H)
-                    deltas[unit] = run_pass(params, data, ablate=unit, cancel=check).bits_per_char - baseline
-                progress.report(H, H)
-            except PassCancelled:
-                raise JobCancelled from None
-            return CorpusScan(iteration, baseline, deltas, rank_descending(deltas))
-
-        return work
+        return cancellable(work)
