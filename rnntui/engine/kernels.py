@@ -27,6 +27,11 @@ import numpy as np
 
 from .jit import njit
 
+# Elements per block in clip_adagrad's twin. Temporaries as large as a whole
+# parameter would come from malloc's mmap and be faulted in afresh at every call
+# (several times the arithmetic); 16,000 float64 values stay below glibc's 128 KiB threshold.
+TWIN_BLOCK = 16_000
+
 
 # --- exp and tanh without a library call ------------------------------------
 # A libm call per element cannot be vectorised and costs about five times as
@@ -44,10 +49,6 @@ _C10, _C11, _C12, _C13 = 1 / 3628800, 1 / 39916800, 1 / 479001600, 1 / 622702080
 _TANH_ONE = 20.0  # tanh(x) rounds to 1.0 above |x| ~ 19.06; capping there keeps k <= 58
 _EXP_MAX = 710.0  # exp overflows to inf above ~709.78
 _EXP_MIN = -746.0  # exp rounds to 0 below ~-745.13
-# A twin's temporaries of a whole parameter would go through malloc's mmap, and be
-# faulted in afresh at every call (several times the arithmetic): blocks of
-# 16,000 float64 values stay below glibc's 128 KiB threshold.
-TWIN_BLOCK = 16_000
 
 
 @njit(inline="always", error_model="numpy")
