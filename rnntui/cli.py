@@ -38,8 +38,8 @@ from rnntui.engine import (
     RnntuiError,
     RunEnd,
     RunResult,
-    Session,
     Saved,
+    Session,
     StepRecord,
     open_session,
     parse_breakpoint,
@@ -48,8 +48,13 @@ from rnntui.engine import (
 )
 from rnntui.engine.config import adjustable_fields, structural_fields
 from rnntui.engine.corpus import MAX_CORPUS_BYTES, check_encoding, describe_size
-from rnntui.engine.files import LineLog, OutputError, check_distinct_outputs, check_writable
 from rnntui.engine.errors import ResumeMismatch
+from rnntui.engine.files import (
+    LineLog,
+    OutputError,
+    check_distinct_outputs,
+    check_writable,
+)
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 from rnntui.engine.gradcheck import WindowCheck, check_window, take_window
 
@@ -317,14 +322,25 @@ def _app_command(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     session = build_session(args)
-    try:
-        from rnntui.tui.app import run_app
-    except ModuleNotFoundError as err:
-        if err.name not in ("rnntui.tui.app", "textual"):
-            raise
-        raise RnntuiError(f"the debugger UI is not available ({err})", "use 'rnntui train' instead") from None
+    stream = not_a_terminal()
+    if stream is not None:  # the app draws on a terminal; into a pipe or a file it would only write escapes
+        raise RnntuiError(f"rnntui needs a terminal to draw on ({stream} is not one)",
+                          "run it in a terminal, or train without the UI: rnntui train")
+    from rnntui.tui.app import (
+        run_app,  # only here: rnntui train never imports the UI library
+    )
+
     status = run_app(session)
     return EXIT_OK if status is None else int(status)
+
+
+def not_a_terminal() -> str | None:
+    """``stdout`` or ``stderr`` when that stream is not a terminal (the app writes to both), else None."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, f"__{name}__", None)
+        if stream is None or not stream.isatty():
+            return name
+    return None
 
 
 def _error(message: str) -> None:

@@ -13,12 +13,12 @@ from rnntui.engine import Config, Corpus, Trainer, load_checkpoint
 from rnntui.engine.session import RunState, Session, StopCause
 from rnntui.tui import scale
 from rnntui.tui.dialogs import ConfirmDialog, TextPrompt
+from rnntui.tui.drawing import format_prob
 from rnntui.tui.glyphs import glyphs
 from rnntui.tui.gradients import format_norm
 from rnntui.tui.help import HelpScreen
 from rnntui.tui.input_window import InputWindow
 from rnntui.tui.main_screen import MainScreen
-from rnntui.tui.probs import format_prob
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (120, 40)

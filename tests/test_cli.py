@@ -23,6 +23,7 @@ engine_gradcheck = sys.modules["rnntui.engine.gradcheck"]  # the module (the pac
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 SMALL = ["--hidden-size", "8", "--seq-length", "8"]  # a model small enough to run fast
 SMALL_CONFIG = {"hidden_size": 8, "seq_length": 8}
+ROOT_DIR = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -443,6 +444,7 @@ def fake_app(monkeypatch) -> list[tuple[tuple, dict]]:
 
     module.run_app = run_app
     monkeypatch.setitem(sys.modules, "rnntui.tui.app", module)
+    monkeypatch.setattr(cli, "not_a_terminal", lambda: None)  # as if run in a terminal
     return calls
 
 
@@ -631,3 +633,11 @@ def test_endless_devices_and_unknown_encodings_are_refused(capsys, tmp_path):
 def test_the_summary_counts_iterations_in_words(capsys, corpus_file):
     status, out, _ = run(capsys, "train", corpus_file, *SMALL, "--iterations", 1, "--quiet")
     assert status == 0 and out.startswith("done: 1 iteration (")
+
+
+def test_the_app_without_a_terminal_says_so_and_exits_2():
+    result = subprocess.run([sys.executable, "-m", "rnntui", "samples/hello.txt"], cwd=ROOT_DIR, capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == ("rnntui: error: rnntui needs a terminal to draw on (stdout is not one); "
+                                     "run it in a terminal, or train without the UI: rnntui train")

@@ -9,16 +9,17 @@ from textual.geometry import Region
 
 from rnntui.engine import PARAM_NAMES, Config, Corpus, Trainer
 from rnntui.tui.base import RunInfo
+from rnntui.tui.drawing import LEVELS, level_char
 from rnntui.tui.gradients import (
     SPARK_MAX,
     GradientsPanel,
     format_clip,
     format_norm,
-    format_ratio,
     format_percent,
+    format_ratio,
     sparkline,
+    table_columns,
 )
-from rnntui.tui.probs import LEVELS, level_char
 
 SIZE = (70, 14)
 STEPS = 30
@@ -124,7 +125,7 @@ async def test_sparkline_length_follows_history(n):
         history = trainer.history.grad_norms[STEPS - n :] if n else None
         app.panel.history_norms = history
         await pilot.pause()
-        width = app.panel.spark_width(app.panel.content_size.width)
+        width = table_columns(app.panel.content_size.width)[1]  # the sparkline column's cells
         shown = min(n, width)
         assert width < 25  # the largest case is cut to the room there is
         for j, name in enumerate(PARAM_NAMES):

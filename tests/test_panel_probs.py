@@ -9,8 +9,9 @@ from textual.geometry import Region
 
 from rnntui.engine import Config, Corpus, Trainer
 from rnntui.tui.base import RunInfo
+from rnntui.tui.drawing import LEVELS, format_prob, level_char
 from rnntui.tui.glyphs import glyph
-from rnntui.tui.probs import LEVELS, ProbsPanel, format_nats, format_prob, level_char, log_heights
+from rnntui.tui.probs import ProbsPanel, format_nats, log_heights
 
 SIZE = (60, 16)
 

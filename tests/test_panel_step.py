@@ -9,7 +9,7 @@ from textual.geometry import Region
 
 from rnntui.tui.base import RunInfo
 from rnntui.tui.glyphs import glyph
-from rnntui.tui.probs import EMPTY_TEXT, format_prob
+from rnntui.tui.drawing import EMPTY_TEXT, format_prob
 from rnntui.tui.step_panel import StepPanel, number, phase_sequence, step_position
 
 SIZE = (70, 14)

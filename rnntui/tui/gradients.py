@@ -11,8 +11,16 @@ from textual.reactive import reactive
 
 from ..engine import PARAM_NAMES, StepRecord
 from .base import Panel
+from .drawing import (
+    BAR_STYLE,
+    EMPTY_TEXT,
+    fit,
+    level_char,
+    marker_line,
+    strip_line,
+    window_span,
+)
 from .messages import CursorMoved
-from .probs import BAR_STYLE, EMPTY_TEXT, fit, level_char, marker_line, strip_line, window_span
 
 CLIPPED_STYLE = "bold $warning"
 SPARK_MAX = 40  # most iterations a sparkline shows
@@ -147,10 +155,6 @@ class GradientsPanel(Panel):
         titles = table_columns(width)[0][1:]  # after "param"
         short = "colhead" not in shown_lines(height)
         self.border_title = f"{self.TITLE} · {' '.join(titles)}" if short else self.TITLE
-
-    def spark_width(self, width: int) -> int:
-        """Cells the sparkline column gets when the content is ``width`` cells wide (0: left out)."""
-        return table_columns(width)[1]
 
     def render(self) -> Content:
         """The whole panel as styled lines."""

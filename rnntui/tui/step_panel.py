@@ -16,8 +16,9 @@ from textual.reactive import reactive
 
 from ..engine import StepRecord
 from .base import Panel
+from .drawing import EMPTY_TEXT, TARGET_STYLE, fit, format_prob
 from .glyphs import glyph
-from .probs import EMPTY_TEXT, TARGET_STYLE, fit, format_prob, ranking
+from .probs import ranking
 
 PHASES = ("forward", "backward")
 HEADER_STYLE = "bold"
