@@ -31,6 +31,7 @@ from ..engine.jobs import AnalysisJob
 from .heatmap import Heatmap, RowOrder
 
 POLL_S = 0.1  # how often an analysis screen asks the engine how the job goes
+NARROW = 100  # below this width an analysis screen stacks its parts (class "narrow")
 CACHE_SIZE = 4  # analyses kept; each holds its parameters and a hidden state every 65,536 characters
 
 ParamsKey = tuple[int, tuple[tuple[int, str], ...]]
@@ -211,10 +212,17 @@ class AnalysisScreen(Screen):
             yield Label("")
 
     def on_mount(self) -> None:
+        self.set_class(self.size.width < NARROW, "narrow")
         if self.store.best() is None and not self.store.running:
             self._start()
         self.set_interval(POLL_S, self.poll)
         self.poll()
+
+    def on_resize(self, event) -> None:
+        narrow = event.size.width < NARROW
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            self.narrowed()
 
     def poll(self) -> None:
         """Follow the job, show a new result, and keep the title true to the engine's parameters."""
@@ -288,6 +296,9 @@ class AnalysisScreen(Screen):
 
     def show(self, computed: Computed) -> None:
         """Draw ``computed`` (called once per new analysis)."""
+
+    def narrowed(self) -> None:
+        """The screen became narrow, or wide again (the class "narrow" is already set)."""
 
 
 class AnalysisActions:

@@ -37,7 +37,7 @@ MIN_ROWS = 4  # unit rows kept in a short panel by giving up the colour key and 
 CURSOR = {1: "x", 2: "[]"}  # the cursor's mark, by cell width
 EMPTY = "press space to take the first step"
 HALVES = "▀"  # a two-unit cell: the foreground colours the upper half (one unit), the background the lower
-HALF_MARKS = ("▀", "▄")  # after the label of the cursor's row: which half holds the chosen unit
+HALF_MARKS = ("▴", "▾")  # after the label of the cursor's row: the chosen unit is the upper or the lower half
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,45 @@ BREAKPOINT_HELP
 
 HELP_TEXT = HELP_TEXT.replace("BREAKPOINT_HELP", "```\n" + BREAKPOINT_HELP + "\n```").replace("KEY_TABLE", help_table())
 
+HELP_TEXT += """
+## Unit analysis (U, N; z, x, o in the heatmap)
+
+One pass of the current parameters over the whole training text (from h = 0, no
+truncation, nothing trained) measures every unit; it runs beside training, with a
+progress bar, and escape cancels it. The result belongs to the parameters it was
+computed on: a screen showing an older one says "computed after 1,200 steps; now at
+1,450: press r to recompute", and going back to an iteration analysed before shows
+its analysis again at once.
+
+**Unit table** (U) — a row per unit: the mean and standard deviation of h over the
+text, the fraction of characters where it is saturated low (h < −0.95) or high
+(h > 0.95), flags for dead units (std < 0.01) and units saturated everywhere, and
+Pearson's r with the chosen feature (depth of brackets, column, inside quotes,
+spaces, letters, digits, capitals, punctuation, or a regex typed after / as a pattern:
+1 inside its matches). Sorted by |r| at first; o sorts by the next column, O reverses,
+a click on a header sorts by it. The scatter plots each unit's high against its low
+saturation fraction: units in the corners are switches, units near 0, 0 work in
+tanh's linear part. Enter (or N) opens the highlighted unit's page and makes it the
+chosen unit of the main screen.
+
+**Neuron page** (N) — the training text with each character coloured by the unit's
+h after reading it (blue −1, white 0, red +1), scrollable; only the visible rows are
+recomputed, exactly, from states the pass kept. The cursor (arrows, page up/down,
+home/end, a click) shows h, the five likeliest next characters and the target. Beside
+it: the unit's mean, std, range and saturation, r with every feature and the unit's
+rank by |r|, a histogram of h over the visible text, and the top 10 most positive and
+most negative positions in the whole text with 20 characters either side (enter on
+one moves the text there). [ and ] go to the previous and next unit (in the table's
+order when opened from it).
+
+**Heatmap views** — z maximises the hidden state panel to the whole screen (z or
+escape restores it), x draws two units per row (the upper half of each cell is one
+unit, the lower half the next; the cursor's cell is drawn whole in its unit's colour,
+and ▴ or ▾ after the row's label says which half the cursor is on), and o orders the
+rows as the unit table lists them (by |r| with its feature, at first), or by unit
+number again. At 120 x 40, maximised with two units per row, a 64-unit layer fits whole.
+"""
+
 
 class HelpScreen(ModalScreen[None]):
     """Scrollable help over the debugger."""

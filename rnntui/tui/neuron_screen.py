@@ -45,7 +45,7 @@ MIN_MARGIN = 1024  # characters recomputed beyond the visible text on each side,
 HIST_BINS = 20  # histogram bins across [-1, 1]
 HIST_ROWS = 4  # text rows of the histogram's bars
 BARS = " ▁▂▃▄▅▆▇█"  # eighths of a row
-NARROW = 100  # below this width the side panel goes under the text
+FEATURE_WIDTH = 12  # characters of a feature's name in the facts (a long regex is cut)
 CURSOR_STYLE = Style(bold=True, underline=True)
 
 
@@ -131,7 +131,7 @@ class NeuronText(ScrollView, can_focus=True):
         self.result: PassResult | None = None
         self.text: Corpus | None = None
         self.exact: Region | None = None  # exact h and predictions of the visible rows and a margin
-        self.rows: TextLayout | None = None
+        self.wrap: TextLayout | None = None  # the rows for the current width
         self._starts: np.ndarray | None = None  # line starts of ``text``
 
     # --- what is shown ---------------------------------------------------------
@@ -139,7 +139,7 @@ class NeuronText(ScrollView, can_focus=True):
         """Draw ``computed``'s text coloured by ``unit`` (the cursor stays where it was)."""
         if computed.text is not self.text:
             self._starts = line_starts(computed.text.data, newline_index(computed.text))
-            self.rows = None
+            self.wrap = None
         self.result, self.text = computed.analysis.pass_result, computed.text
         self.exact = None
         self.cursor = min(self.cursor, len(computed.text) - 1)
@@ -156,9 +156,9 @@ class NeuronText(ScrollView, can_focus=True):
         if self.text is None:
             return
         width = max(1, self.scrollable_content_region.width)
-        if self.rows is None or self.rows.width != width:
-            self.rows = TextLayout(len(self.text), self._starts, width)
-            self.virtual_size = Size(width, self.rows.rows)
+        if self.wrap is None or self.wrap.width != width:
+            self.wrap = TextLayout(len(self.text), self._starts, width)
+            self.virtual_size = Size(width, self.wrap.rows)
             self.call_after_refresh(self._follow)
         self.refresh()
 
@@ -173,7 +173,7 @@ class NeuronText(ScrollView, can_focus=True):
     # --- exact values of the visible text -------------------------------------------
     def visible_span(self) -> tuple[int, int]:
         """Positions start..stop-1 of the rows in view."""
-        layout = self.rows
+        layout = self.wrap
         if layout is None or layout.rows == 0:
             return 0, 0
         top = min(int(self.scroll_offset.y), layout.rows - 1)
@@ -182,7 +182,7 @@ class NeuronText(ScrollView, can_focus=True):
 
     def ensure_region(self) -> Region | None:
         """The region, recomputed when it does not cover the visible text (with a margin each side)."""
-        if self.result is None or self.rows is None:
+        if self.result is None or self.wrap is None:
             return None
         start, stop = self.visible_span()
         start, stop = min(start, self.cursor), max(stop, self.cursor + 1)
@@ -203,7 +203,7 @@ class NeuronText(ScrollView, can_focus=True):
     # --- drawing ------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        layout = self.rows
+        layout = self.wrap
         row = int(self.scroll_offset.y) + y
         if layout is None or row >= layout.rows:
             return Strip.blank(width)
@@ -224,15 +224,15 @@ class NeuronText(ScrollView, can_focus=True):
         if self.text is None:
             return
         self.cursor = max(0, min(position, len(self.text) - 1))
-        if centre and self.rows is not None:
-            row = self.rows.row_of(self.cursor)
+        if centre and self.wrap is not None:
+            row = self.wrap.row_of(self.cursor)
             self.scroll_to(y=max(0, row - self.scrollable_content_region.height // 3), animate=False)
         self._follow()
 
     def _follow(self) -> None:
         """Scroll just enough to show the cursor's row; redraw; tell the screen."""
-        if self.rows is not None:
-            row, height = self.rows.row_of(self.cursor), max(1, self.scrollable_content_region.height)
+        if self.wrap is not None:
+            row, height = self.wrap.row_of(self.cursor), max(1, self.scrollable_content_region.height)
             top = int(self.scroll_offset.y)
             if row < top:
                 self.scroll_to(y=row, animate=False, immediate=True)
@@ -246,9 +246,9 @@ class NeuronText(ScrollView, can_focus=True):
 
     def action_move_rows(self, rows: int) -> None:
         """Up or down ``rows`` rows, keeping the column where the row is long enough."""
-        if self.rows is None:
+        if self.wrap is None:
             return
-        layout = self.rows
+        layout = self.wrap
         row = layout.row_of(self.cursor)
         column = self.cursor - layout.span(row)[0]
         target = max(0, min(row + rows, layout.rows - 1))
@@ -264,11 +264,11 @@ class NeuronText(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         """A click puts the cursor on the character under it."""
         offset = event.get_content_offset(self)
-        if offset is None or self.rows is None:
+        if offset is None or self.wrap is None:
             return
         row = int(self.scroll_offset.y) + offset.y
-        if row < self.rows.rows:
-            start, stop = self.rows.span(row)
+        if row < self.wrap.rows:
+            start, stop = self.wrap.span(row)
             self.jump(min(start + offset.x, stop - 1), centre=False)
 
 
@@ -298,25 +298,28 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def facts_text(computed: Computed, unit: int) -> Text:
-    """The unit's statistics over the whole text and its r with every feature (with its rank by |r|)."""
+def facts_text(computed: Computed, unit: int, per_line: int = 2) -> Text:
+    """The unit's statistics over the whole text and its r with every feature (with its rank by |r|),
+    ``per_line`` features to a line."""
     analysis = computed.analysis
     stats = analysis.units
     text = Text()
     text.append(f"unit {unit}", "bold")
-    text.append(f" · mean {stats.mean[unit]:+.3f} · std {stats.std[unit]:.3f}"
-                f" · min {stats.minimum[unit]:+.3f} · max {stats.maximum[unit]:+.3f}\n")
-    text.append(f"saturated (|h| > {SATURATION:g}): low {stats.sat_low[unit]:.1%} · high {stats.sat_high[unit]:.1%}")
+    text.append(f"  mean {stats.mean[unit]:+.3f}  std {stats.std[unit]:.3f}"
+                f"  range {stats.minimum[unit]:+.3f}..{stats.maximum[unit]:+.3f}\n")
+    text.append(f"saturated (|h| > {SATURATION:g}): low {stats.sat_low[unit]:.1%}  high {stats.sat_high[unit]:.1%}")
     if stats.dead[unit]:
         text.append("  dead", "bold yellow")
     elif stats.always_saturated[unit]:
         text.append("  always saturated", "bold yellow")
-    text.append(f"\nr with each feature (rank by |r| of {stats.hidden_size}):")
+    text.append(f"\nr with each feature, and the unit's rank of {stats.hidden_size} by |r|:")
+    width = min(FEATURE_WIDTH, max(len(name) for name in analysis.features))
     for i, (name, result) in enumerate(analysis.features.items()):
         ranked = result.ranked.tolist()
         rank = ordinal(ranked.index(unit) + 1) if unit in ranked else "—"
-        text.append("\n  " if i % 2 == 0 else "   ")
-        text.append(f"{name[:14]:<14} {result.r[unit]:+.3f} {rank:>5}")
+        shown = name if len(name) <= width else name[: width - 1] + "…"
+        text.append("\n  " if i % per_line == 0 else "   ")
+        text.append(f"{shown:<{width}} {result.r[unit]:+.3f} {rank:>5}")
     return text
 
 
@@ -325,7 +328,7 @@ def context_prompt(top: TopPosition) -> Text:
     opening, closing = CONTEXT_MARKS
     before, rest = top.context.split(opening, 1)
     at, after = rest.split(closing, 1)
-    text = Text(f"{top.activation:+.3f} ", style=scale.cell_style(top.activation))
+    text = Text(f"{top.activation:+.3f} ", style=scale.cell_style(top.activation), no_wrap=True, overflow="ellipsis")
     text.append(" " + before, "dim")
     text.append(at, "bold reverse")
     text.append(after, "dim")
@@ -339,10 +342,8 @@ class NeuronScreen(AnalysisScreen):
     NeuronScreen #neuron-body {
         height: 1fr;
     }
-    NeuronScreen #left {
-        width: 1fr;
-    }
     NeuronScreen NeuronText {
+        width: 1fr;
         height: 1fr;
         border: round $primary 50%;
     }
@@ -367,6 +368,8 @@ class NeuronScreen(AnalysisScreen):
     NeuronScreen #contexts {
         height: 1fr;
         border: round $primary 50%;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     NeuronScreen #contexts:focus {
         border: round $accent;
@@ -380,7 +383,7 @@ class NeuronScreen(AnalysisScreen):
         layout: horizontal;
     }
     NeuronScreen.narrow #about {
-        width: 1fr;
+        width: 40;
         height: 100%;
         max-height: 100%;
     }
@@ -409,34 +412,31 @@ class NeuronScreen(AnalysisScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
         with Horizontal(id="neuron-body"):
-            with Vertical(id="left"):
-                yield NeuronText(id="text")
-                yield Static("", id="cursor")
+            yield NeuronText(id="text")
             with Vertical(id="side"):
                 with VerticalScroll(id="about"):
                     yield Static("", id="facts")
                     yield Static("", id="histogram")
                 yield OptionList(id="contexts")
+        yield Static("", id="cursor")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(NeuronText).focus()
-        self._fit(self.size.width)  # (AnalysisScreen.on_mount runs next and shows the analysis)
+        self.query_one(NeuronText).focus()  # (AnalysisScreen.on_mount runs next and shows the analysis)
 
-    def on_resize(self, event) -> None:
-        self._fit(event.size.width)
-
-    def _fit(self, width: int) -> None:
-        self.set_class(width < NARROW, "narrow")
+    def narrowed(self) -> None:
+        """The facts go to one feature a line (or back to two)."""
+        if self.computed is not None:
+            self.show(self.computed)
 
     # --- drawing --------------------------------------------------------------------
     def show(self, computed: Computed) -> None:
         """A new analysis (or unit): the text, the facts and the contexts."""
         self.unit = min(self.unit, computed.analysis.hidden_size - 1)
         text = self.query_one(NeuronText)
-        text.border_title = f"{computed.text.name} coloured by unit {self.unit} (h after each character)"
+        text.border_title = f"{computed.text.name} · unit {self.unit} (h after each character)"
         text.show(computed, self.unit)
-        self.query_one("#facts", Static).update(facts_text(computed, self.unit))
+        self.query_one("#facts", Static).update(facts_text(computed, self.unit, 1 if self.has_class("narrow") else 2))
         self._fill_contexts(computed)
         self._update_title()
 
@@ -454,12 +454,12 @@ class NeuronScreen(AnalysisScreen):
     def _moved(self) -> None:
         """The cursor line and the histogram follow the text view."""
         text = self.query_one(NeuronText)
-        if text.rows is None:
+        if text.wrap is None:
             return
         start, stop = text.visible_span()
         values = text.values(start, stop)
-        lines = [Text(f"h of unit {self.unit} over the visible text ({stop - start:,} characters; "
-                      "the whole text's shape is in the figures above)", style="dim"), *histogram_lines(values)]
+        lines = [Text(f"histogram of h over the visible text only ({stop - start:,} chars)", style="dim"),
+                 *histogram_lines(values)]
         self.query_one("#histogram", Static).update(Text("\n").join(lines))
         self.query_one("#cursor", Static).update(self.cursor_text(text))
 

@@ -29,7 +29,6 @@ from ..engine.units import SATURATION
 from .analysis_actions import AnalysisScreen, AnalysisStore, Computed
 from .heatmap import RowOrder
 
-NARROW = 100  # below this width the scatter goes under the table
 DOT, CHOSEN_DOT = "•", "●"
 DOT_COLOR, CHOSEN_COLOR = "cyan+", "red+"
 
@@ -180,14 +179,7 @@ class UnitsScreen(AnalysisScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).focus()
-        self._fit(self.size.width)  # (AnalysisScreen.on_mount runs next and shows the analysis)
-
-    def on_resize(self, event) -> None:
-        self._fit(event.size.width)
-
-    def _fit(self, width: int) -> None:
-        self.set_class(width < NARROW, "narrow")
+        self.query_one(DataTable).focus()  # (AnalysisScreen.on_mount runs next and shows the analysis)
 
     # --- drawing -------------------------------------------------------------
     def show(self, computed: Computed) -> None:
