@@ -55,7 +55,9 @@ from rnntui.engine.files import (
     check_distinct_outputs,
     check_writable,
 )
+from rnntui.engine.control import warm_up_everything
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
+from rnntui.engine.jit import COMPILED, engine_description
 from rnntui.engine.gradcheck import WindowCheck, check_window, take_window
 
 EXIT_OK = 0
@@ -322,6 +324,8 @@ def _app_command(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     session = build_session(args)
+    if not COMPILED:  # the app says which engine runs when it is the slow one; the help screen always does
+        session.notices.append(f"the engine runs {engine_description()}: training is about three times slower")
     stream = not_a_terminal()
     if stream is not None:  # the app draws on a terminal; into a pipe or a file it would only write escapes
         raise RnntuiError(f"rnntui needs a terminal to draw on ({stream} is not one)",
@@ -459,6 +463,10 @@ class Progress:
         self._last_bar = 0.0  # when the bar was last drawn (time.monotonic)
         self._bar_shown = False  # the bar is on screen and must be erased before other output
 
+    def restart_clock(self) -> None:
+        """Measure the rate from now on."""
+        self.started = time.monotonic()
+
     @property
     def rate(self) -> float:
         """Iterations per second over this run so far."""
@@ -561,6 +569,8 @@ def run_training(session: Session, args: argparse.Namespace) -> int:
     total = DEFAULT_ITERATIONS if args.iterations is None else args.iterations
     progress = Progress(trainer, total, args.quiet)
     _print_start(progress, session, args)
+    warm_up_everything()  # compile before the clock starts: the first rate shown is the real one
+    progress.restart_clock()
     log = LineLog(args.log, append=args.resume is not None) if args.log else None
     failure: RnntuiError | None = None  # a write error on the log: training stops, the checkpoint is still saved
     first = session.trainer.iteration
@@ -605,6 +615,7 @@ def _print_start(progress: Progress, session: Session, args: argparse.Namespace)
         f"training on {corpus.name}: {len(corpus)} characters, {corpus.vocab_size} distinct; "
         f"hidden {cfg.hidden_size}, window {trainer.seq_length}, learning rate {cfg.learning_rate:g}"
     )
+    progress.line(f"engine: {engine_description()}")
     if args.resume is not None:
         progress.line(f"resumed from {args.resume} at iteration {trainer.iteration}")
     if len(session.breakpoints):

@@ -300,6 +300,8 @@ def test_ctrl_c_prints_summary_saves_and_exits_130(capsys, corpus_file, tmp_path
     calls = []
 
     def step_then_interrupt(self):
+        if self.corpus.name == "warm-up":  # the kernels' warm-up before the clock starts
+            return real_step(self)
         calls.append(1)
         if len(calls) > 7:
             raise KeyboardInterrupt

@@ -817,14 +817,21 @@ def start_in_thread(session: Session) -> Controller:
 # --- transport: a process of its own -----------------------------------------------------
 
 
+def warm_up_everything() -> None:
+    """Compile (or load from Numba's cache) the training step's kernels and the corpus pass's."""
+    from .analysis import warm_up as warm_up_analysis
+    from .trainer import warm_up
+
+    warm_up()
+    warm_up_analysis()
+
+
 def _engine_main(channel: Channel, front_end: Channel, session: Session) -> None:
     """The engine process: serve the session until told to quit or the front-end goes away."""
     front_end.close()  # inherited by fork: held open here, the front-end's end would never read as gone
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the front-end's to handle
     use_one_blas_thread()
-    from .trainer import warm_up  # compile the kernels while the user reads the first screen
-
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    threading.Thread(target=warm_up_everything, name="warm-up", daemon=True).start()  # while the user reads
     SessionHost(session).serve(channel)
 
 
