@@ -81,9 +81,10 @@ def reference_iteration(trainer: Trainer):
 @pytest.mark.parametrize(
     "text,T",
     [
-        # 2*T + 1 + 1 characters: the second window ends exactly at p + T + 1 == len - 1,
-        # the third would have p + T + 1 == len and wraps.
+        # 2*T + 2 characters: the second window ends at p + T + 1 == len - 1 (no wrap), the third wraps.
         ("abcdefghij" * 2 + "ab", 10),
+        # 2*T + 1 characters: the second window would have p + T + 1 == len exactly, so it wraps (the rule is >=).
+        ("abcdefghij" * 2 + "a", 10),
         ("hello", 25),
         ("the cat sat on the mat; the dog sat on the log.\n" * 3, 25),
     ],
@@ -91,8 +92,6 @@ def reference_iteration(trainer: Trainer):
 def test_first_ten_iterations_match_reference(text, T):
     corpus = Corpus.from_text(text)
     trainer = Trainer(corpus, Config(hidden_size=12, seq_length=T, learning_rate=0.1, sample_every=0))
-    if text.startswith("abcdefghij"):
-        assert len(corpus) == 2 * T + 2
     positions = []
     for _ in range(10):
         ref_loss, ref_params, ref_p = reference_iteration(trainer)
@@ -102,8 +101,22 @@ def test_first_ten_iterations_match_reference(text, T):
         assert abs(record.loss - ref_loss) <= 1e-8 * abs(ref_loss)
         for name in PARAM_NAMES:
             np.testing.assert_allclose(trainer.params[name], ref_params[name], rtol=1e-8, atol=1e-12)
-    if text.startswith("abcdefghij"):
+    if text.startswith("abcdefghij") and len(corpus) == 2 * T + 2:
         assert positions[:4] == [0, 10, 0, 10]
+    if text.startswith("abcdefghij") and len(corpus) == 2 * T + 1:
+        assert positions[:4] == [0, 0, 0, 0]  # p = 10 would make p + T + 1 == len: every window starts over
+
+
+def test_smooth_loss_follows_the_contracts_formula_exactly():
+    corpus = Corpus.from_text("the cat sat on the mat; the dog sat on the log.\n" * 3)
+    trainer = Trainer(corpus, Config(hidden_size=8, seq_length=9, sample_every=0))
+    smooth = -np.log(1.0 / corpus.vocab_size) * 9  # the loss of a uniform guess over one window
+    assert trainer.smooth_loss == smooth
+    for _ in range(60):
+        record = trainer.step()
+        assert record.smooth_loss_before == smooth
+        smooth = 0.999 * smooth + 0.001 * record.loss
+        assert record.smooth_loss == smooth == trainer.smooth_loss == trainer.history.smooth_loss[-1]
 
 
 def test_effective_window_and_smooth_loss_start():
