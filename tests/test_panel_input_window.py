@@ -265,3 +265,14 @@ def test_snapshot_unit_coloured(snap_compare):
         pilot.app.panel.color_unit = 5
 
     assert snap_compare(fixed_app(WIDE_STEPS, cursor_t=3, unit=5), run_before=colour, terminal_size=(80, 12))
+
+
+async def test_the_detail_line_shows_a_wide_character_as_itself_with_its_code_point():
+    app = own_app("日本語の文章を読む。ことばは少しずつ覚える。" * 3, seq_length=8, cursor_t=1)
+    async with app.run_test(size=(100, 12)) as pilot:
+        await pilot.pause()
+        panel = app.panel
+        rec, vocab = panel.record, panel.info.vocab
+        x, y = vocab[int(rec.inputs[1])], vocab[int(rec.targets[1])]
+        text = plain_text(panel)
+        assert f"{x}→{y} (U+{ord(x):04X}→U+{ord(y):04X})" in text or f"input '{x}' U+{ord(x):04X}" in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pytest
 from harness import HARNESS_TEXT, ClickHarness, PanelHarness, fixed_run, harness_for
@@ -182,3 +184,37 @@ async def test_small_panels_keep_header_rows_target_and_strip_without_cutting_li
         assert any(f"rank {rank}/{len(p)}" in text for text in lines)
         strip = [text for text in lines if text and set(text) <= set(LEVELS)]
         assert len(strip) == 1 and len(strip[0]) == rec.seq_length
+
+
+CJK_TEXT = "日本語の文章を読む。ことばは少しずつ覚える。日本の春は花の季節。" * 4
+
+
+async def test_wide_characters_show_as_themselves_with_the_columns_aligned():
+    trainer = Trainer(Corpus.from_text(CJK_TEXT, name="cjk"), Config(hidden_size=8, seq_length=10, sample_every=0))
+    for _ in range(30):
+        record = trainer.step()
+    info = RunInfo(corpus=trainer.corpus, hidden_size=8)
+    app = PanelHarness(ProbsPanel, record, info, cursor_t=2)
+    async with app.run_test(size=(60, 16)) as pilot:
+        await pilot.pause()
+        panel = app.panel
+        rows = [text for text, _ in drawn(panel) if text[:2].strip().isdigit()]
+        order = expected_order(record.ps[2])
+        vocab = info.vocab
+        for i, text in enumerate(rows):
+            assert text.split()[1] == vocab[int(order[i])]  # the character itself, not a stand-in
+        # every bar starts in the same terminal column, whatever the character's width
+        strips = panel.render_lines(Region(0, 0, panel.outer_size.width, panel.outer_size.height))
+        starts = set()
+        for strip in strips[1:-1]:
+            cells = "".join(seg.text for seg in strip)
+            if cells[1:4].strip().isdigit():
+                width = 0  # terminal cells before the bar
+                for ch in cells:
+                    if ch in "█▏▎▍▌▋▊▉":
+                        starts.add(width)
+                        break
+                    width += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        assert len(starts) == 1
+        header = drawn(panel)[0][0]
+        assert vocab[int(record.inputs[2])] in header and vocab[int(record.targets[2])] in header

@@ -3,7 +3,9 @@
 The input window and the probability bars line characters up in columns, so
 every character must take one cell: invisible and control characters get a
 visible glyph, and wide or combining characters (which take two cells or none)
-get a one-cell stand-in. ``describe`` gives the exact character in words.
+get a one-cell stand-in. Where a line can afford a wide character (a detail
+line, a list with a two-cell column), :func:`shown` keeps it as it is.
+``describe`` gives the exact character in words.
 """
 
 from __future__ import annotations
@@ -42,6 +44,33 @@ def glyph(ch: str) -> str:
     return WIDE if width == 2 else ZERO_WIDTH
 
 
+def shown(ch: str) -> str:
+    """The character itself where one wide cell pair can be afforded, else :func:`glyph`.
+
+    A printable character two cells wide (CJK, most emoji) is kept as it is;
+    everything else is as :func:`glyph` draws it, one cell.
+    """
+    if cell_len(ch) == 2 and unicodedata.category(ch)[0] not in "CMZ":
+        return ch
+    return glyph(ch)
+
+
+def cells(ch: str) -> int:
+    """Cells :func:`shown` takes for ``ch``: 2 for a wide character, else 1."""
+    return cell_len(shown(ch))
+
+
+def padded(ch: str, width: int) -> str:
+    """:func:`shown` of ``ch`` padded with spaces to ``width`` cells."""
+    text = shown(ch)
+    return text + " " * (width - cell_len(text))
+
+
+def code_point(ch: str) -> str:
+    """``U+65E5``."""
+    return f"U+{ord(ch):04X}"
+
+
 def glyphs(text: str) -> str:
     """``glyph`` of every character; the result is exactly len(text) cells wide."""
     return "".join(glyph(ch) for ch in text)
@@ -52,8 +81,8 @@ def describe(ch: str) -> str:
     names = {"\n": "newline", "\t": "tab", " ": "space", "\r": "carriage return"}
     if ch in names:
         label = names[ch]
-    elif glyph(ch) == ch:
+    elif shown(ch) == ch:
         label = repr(ch)
     else:
         label = unicodedata.name(ch, "character").lower()
-    return f"{label} U+{ord(ch):04X}"
+    return f"{label} {code_point(ch)}"

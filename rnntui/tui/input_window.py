@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from ..engine import StepRecord
 from . import scale
 from .base import Panel
-from .glyphs import describe, glyph
+from .glyphs import code_point, describe, glyph, shown
 from .messages import CursorMoved
 
 LABEL_WIDTH = 4  # "in  " / "out " before the first timestep column
@@ -76,10 +76,12 @@ def detail_line(record: StepRecord, vocab: tuple[str, ...], t: int, width: int) 
     """The cursor's timestep in words, in the longest form that fits ``width``."""
     x, y = vocab[int(record.inputs[t])], vocab[int(record.targets[t])]
     p, loss = float(record.target_probs[t]), float(record.losses[t])
+    codes = f" ({code_point(x)}→{code_point(y)})" if max(ord(x), ord(y)) > 0x7E else ""
     forms = (
         f"t={t}  input {describe(x)} → target {describe(y)}  p(target)={p:.3g}  loss term {loss:.2f}",
-        f"t={t}  {glyph(x)}→{glyph(y)}  p(target)={p:.3g}  loss term {loss:.2f}",
-        f"t={t} {glyph(x)}→{glyph(y)} p={p:.3g} loss {loss:.2f}",
+        f"t={t}  {shown(x)}→{shown(y)}{codes}  p(target)={p:.3g}  loss term {loss:.2f}",
+        f"t={t} {shown(x)}→{shown(y)}{codes} p={p:.3g} loss {loss:.2f}",
+        f"t={t} {shown(x)}→{shown(y)} p={p:.3g} loss {loss:.2f}",
     )
     return next((form for form in forms if cell_len(form) <= width), forms[-1])
 

@@ -21,7 +21,7 @@ from .drawing import (
     strip_line,
     window_span,
 )
-from .glyphs import glyph
+from .glyphs import cells, padded, shown
 from .messages import CursorMoved
 
 MAX_K = 8  # most candidate rows shown
@@ -111,7 +111,7 @@ class ProbsPanel(Panel):
 
     def _header(self, rec: StepRecord, t: int, width: int) -> Content:
         vocab = self.info.vocab
-        after, target = glyph(vocab[rec.inputs[t]]), glyph(vocab[rec.targets[t]])
+        after, target = shown(vocab[rec.inputs[t]]), shown(vocab[rec.targets[t]])
         lead = fit(width - 3, f"t={t} after '{after}' → target ", f"t={t} '{after}' → ")
         return Content.assemble(lead, (f"'{target}'", TARGET_STYLE))
 
@@ -122,7 +122,7 @@ class ProbsPanel(Panel):
             width,
             f"entropy {nats} nats ({bits} bits) of max {top}",
             f"entropy {nats} nats ({bits} bits)",
-            f"H {nats} nats {bits} bits",
+            f"entropy {nats} nats",  # not "H": that is the hidden size
         )
 
     def _candidates(self, rec: StepRecord, t: int, k: int, rank: int, width: int) -> list[Content]:
@@ -130,19 +130,20 @@ class ProbsPanel(Panel):
         p, vocab = rec.ps[t], self.info.vocab
         target = int(rec.targets[t])
         num_w = len(str(len(p)))
-        bar_w = max(1, width - (num_w + 3) - 7 - len(TARGET_MARK))  # "nn c " bar " 0.1234" mark
+        char_w = max(cells(ch) for ch in vocab)  # two cells when a wide character must show as itself
+        bar_w = max(1, width - (num_w + 2 + char_w) - 7 - len(TARGET_MARK))  # "nn c " bar " 0.1234" mark
         lines = []
         for i, v in enumerate(ranking(p)[:k]):
             style = TARGET_STYLE if int(v) == target else ""
             lines.append(
                 Content.assemble(
-                    (f"{i + 1:>{num_w}} {glyph(vocab[v])} ", style),
+                    (f"{i + 1:>{num_w}} {padded(vocab[v], char_w)} ", style),
                     (hbar(float(p[v]), bar_w), style or BAR_STYLE),
                     (f" {format_prob(float(p[v])):>6}" + (TARGET_MARK if style else ""), style),
                 )
             )
         if rank > k:
-            ch, prob = glyph(vocab[target]), format_prob(float(p[target]))
+            ch, prob = shown(vocab[target]), format_prob(float(p[target]))
             extra = fit(width, f"target '{ch}' p={prob} rank {rank}/{len(p)}", f"'{ch}' {prob} rank {rank}/{len(p)}")
             lines.append(Content.styled(extra, TARGET_STYLE))
         return lines
