@@ -211,3 +211,25 @@ async def test_a_failing_training_thread_does_not_leave_the_app_running(monkeypa
         assert state.cause is StopCause.FAILED and state.message == "training failed (RuntimeError: disk on fire)"
         await pilot.press("space")  # stepping works again
         assert app.session.trainer.iteration == 1
+
+
+async def test_stepping_into_at_80x24_shows_every_line_uncut():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("space", "space", "i", "full_stop", "full_stop")
+        await pilot.pause()
+        screen = app.main
+        rec, step = screen.record, screen.query_one(StepPanel)
+        assert not screen.query_one("#heatmap").display and step.size.width >= 76
+        text = widget_text(step)
+        loss = float(rec.losses[2])
+        assert f"loss term −ln p = {number(loss)}" in text or f"−ln p = {loss:.4f}" in text
+        assert "loss so far (t=0..2)" in text and "…" not in text
+        for _ in range(16):
+            await pilot.press("full_stop")
+        await pilot.pause()
+        text = widget_text(step)
+        assert "backward" in text and "dWhy" in text and "dby" in text and "…" not in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.query_one("#heatmap").display and screen.query_one("#gradients").display
