@@ -84,6 +84,7 @@ class AnalysisStore:
         self.status: JobStatus | None = None  # the running job's last report
         self.problem: str | None = None  # why the last job gave no result (failed or cancelled)
         self.order: RowOrder | None = None  # the unit table's order, for the heatmap
+        self.dropped: JobStatus | None = None  # the last report of the last cancelled job
         self._cache: dict[ParamsKey, Computed] = {}  # oldest first
         self._job: tuple[int, ParamsKey] | None = None  # (job id, parameters) of the running job
         self._dropped: set[int] = set()  # cancelled jobs whose last report is still to be taken
@@ -129,8 +130,10 @@ class AnalysisStore:
         mirror = self.controller.mirror
         for job_id in list(self._dropped):
             dropped = mirror.take_job(job_id)
-            if dropped is None or dropped.finished:
-                self._dropped.discard(job_id)
+            if dropped is not None:
+                self.dropped = dropped
+                if dropped.finished:
+                    self._dropped.discard(job_id)
         if self._job is None:
             return None
         job_id, key = self._job
