@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from harness import HARNESS_TEXT, PanelHarness, fixed_run
 from rich.cells import cell_len
 from textual import events
@@ -12,7 +15,7 @@ from rnntui.engine import Config, Corpus, Trainer
 from rnntui.tui import scale
 from rnntui.tui.base import RunInfo
 from rnntui.tui.glyphs import glyph
-from rnntui.tui.heatmap import PREV, PREV_LABEL, SATURATION, Heatmap
+from rnntui.tui.heatmap import PREV, PREV_LABEL, SATURATION, Heatmap, RowOrder
 from rnntui.tui.messages import CursorMoved, UnitSelected
 
 SMALL = (80, 20)  # the harness run (H=16, T=12) fits whole
@@ -369,3 +372,177 @@ async def test_a_short_panel_does_not_switch_layout_as_the_cursor_moves():
             await pilot.press(key)
             seen.add((panel.geometry.compact, panel.geometry.rows, len(detail_rows(panel))))
         assert seen == {(True, 5, 1)}
+
+
+# --- two units per row, rows in another order, maximised ---------------------------------------
+
+
+def pair_rows(panel: Heatmap) -> list[tuple[str, list]]:
+    """The drawn grid rows (after the header) in pairs mode, top first."""
+    return drawn(panel)[1 : 1 + panel.geometry.rows]
+
+
+def check_pairs(panel: Heatmap) -> None:
+    """Every visible cell holds its row's two units: the upper one's colour above, the lower one's below;
+    the cursor's cell is the chosen unit's colour, marked."""
+    rec, geom = panel.record, panel.geometry
+    slots = list(panel.order.units) if panel.order is not None else list(range(rec.hs.shape[1]))
+    for i, (text, segs) in enumerate(pair_rows(panel)):
+        units = slots[2 * (geom.top + i) : 2 * (geom.top + i) + 2]
+        chosen = panel.unit if panel.unit in units else None
+        assert text[: geom.label_w].strip() == str(units[0] if chosen is None else chosen)
+        assert text[geom.label_w] == (" " if chosen is None else "▴▾"[units.index(chosen)])
+        columns = [(PREV, geom.prev_x)] + [(geom.left + k, geom.grid_x + k * geom.cell_w) for k in range(geom.cols)]
+        for column, x in columns:
+            def value(u):
+                return rec.hprev[u] if column == PREV else rec.hs[column, u]
+            style = style_at(segs, x)
+            if chosen is not None and column == panel.column:
+                assert text[x : x + geom.cell_w] == "[]" and style.bgcolor == scale.color(value(chosen))
+                continue
+            assert text[x : x + geom.cell_w] == "▀" * geom.cell_w
+            assert style.color == scale.color(value(units[0]))
+            background = style_at(segs, geom.prev_x + geom.cell_w).bgcolor  # the gap after hprev: the panel's own
+            assert style.bgcolor == (scale.color(value(units[1])) if len(units) == 2 else background)
+
+
+async def test_two_units_per_row_colour_both_halves_of_every_cell():
+    app = small_app(cursor_t=3, unit=5)
+    async with app.run_test(size=SMALL) as pilot:
+        panel = app.panel
+        panel.arrange(per_row=2)
+        await pilot.pause()
+        assert panel.geometry.rows == 8 and panel.geometry.cell_w == 2
+        check_pairs(panel)  # unit 5 is the lower half of the row of 4 and 5
+        assert any(text.rstrip().endswith("units 0-15 of 16, 2 per row") for text, _ in drawn(panel))
+        await pilot.press("down", "left")  # unit 6: the upper half of the next row
+        assert app.units == [6] and panel.column == 2
+        check_pairs(panel)
+        panel.arrange(per_row=1)
+        await pilot.pause()
+        check_cells(panel)
+
+
+async def test_an_odd_layer_in_pairs_leaves_the_last_lower_half_empty():
+    app = tall_app(hidden_size=5, seq_length=10, unit=0)
+    async with app.run_test(size=SMALL) as pilot:
+        app.panel.arrange(per_row=2)
+        await pilot.pause()
+        assert app.panel.geometry.rows == 3
+        check_pairs(app.panel)
+
+
+async def test_rows_in_another_order_and_the_keys_follow_them():
+    order = RowOrder((3, 15, 0, 7, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14), "a test order")
+    app = small_app(cursor_t=0, unit=15)
+    async with app.run_test(size=(80, 22)) as pilot:  # the order's name puts the legend on a line of its own
+        panel = app.panel
+        panel.arrange(order=order)
+        await pilot.pause()
+        assert panel.geometry.rows == 16 and not panel.geometry.beside
+        labels = [int(text.split()[0]) for text, _ in drawn(panel)[1 : 1 + panel.geometry.rows]]
+        assert labels == list(order.units)
+        check_rows_in_order(panel)
+        assert any("rows 1-16 of 16 by a test order" in text for text, _ in drawn(panel))
+        await pilot.press("down", "down", "up")
+        assert app.units == [0, 7, 0]  # the next and previous rows, not the next unit numbers
+        await pilot.press("home")
+        assert app.units[-1] == 3
+        await pilot.press("end")
+        assert app.units[-1] == 14
+        panel.arrange(per_row=2)
+        await pilot.pause()
+        check_pairs(panel)
+        panel.arrange(order=None)
+        await pilot.pause()
+        assert panel.order is None
+        check_pairs(panel)
+
+
+def check_rows_in_order(panel: Heatmap) -> None:
+    """One unit per row in the panel's order: each row's cells are that unit's values."""
+    rec, geom = panel.record, panel.geometry
+    for i, (_, segs) in enumerate(drawn(panel)[1 : 1 + geom.rows]):
+        unit = panel.order.units[geom.top + i]
+        for k in range(geom.cols):
+            assert style_at(segs, geom.grid_x + k * geom.cell_w).bgcolor == scale.color(rec.hs[geom.left + k, unit])
+
+
+async def test_a_click_in_pairs_picks_the_upper_unit_then_the_lower():
+    app = small_app(cursor_t=2, unit=0)
+    async with app.run_test(size=SMALL) as pilot:
+        panel = app.panel
+        panel.arrange(per_row=2)
+        await pilot.pause()
+        geom = panel.geometry
+        y = 1 + 3  # the row of units 6 and 7
+        await pilot.click(Heatmap, offset=(2 + geom.grid_x, 1 + y))
+        assert app.units == [6]
+        await pilot.click(Heatmap, offset=(2 + geom.grid_x, 1 + y))
+        assert app.units == [6, 7]
+
+
+def brackets_app(hidden_size: int):
+    from harness import DebuggerApp
+
+    from rnntui.engine.session import Session
+
+    text = (Path(__file__).resolve().parent.parent / "samples" / "brackets.txt").read_text()
+    session = Session(Trainer(Corpus.from_text(text, name="brackets.txt"),
+                              Config(hidden_size=hidden_size, seq_length=25, sample_every=0)))
+    for _ in range(30):
+        session.step()
+    return DebuggerApp(session)
+
+
+@pytest.mark.parametrize("hidden_size, shown", [(64, 64), (100, 70)])
+async def test_maximised_with_two_units_per_row_120x40_shows_a_64_unit_layer_whole(hidden_size, shown):
+    app = brackets_app(hidden_size)
+    async with app.run_test(size=(120, 40)) as pilot:
+        heatmap = app.main.query_one(Heatmap)
+        await pilot.press("z", "x")
+        await pilot.pause()
+        assert app.main.maximized is heatmap and heatmap.has_focus
+        assert (heatmap.region.width, heatmap.region.height) == (120, 39)  # all but the footer
+        geom = heatmap.geometry
+        assert geom.top == 0 and min(2 * geom.rows, hidden_size) == shown
+        check_pairs(heatmap)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.main.maximized is None and heatmap.region.width < 120 and heatmap.per_row == 2
+        await pilot.press("z", "z", "x")
+        await pilot.pause()
+        assert app.main.maximized is None and heatmap.per_row == 1
+
+
+async def test_o_sorts_the_rows_by_the_unit_tables_order_once_there_is_an_analysis():
+    from harness import wait_for
+
+    from rnntui.engine.analysis import analyze
+    from rnntui.tui.units_screen import UnitsScreen
+
+    app = brackets_app(16)
+    async with app.run_test(size=(120, 40)) as pilot:
+        heatmap = app.main.query_one(Heatmap)
+        await pilot.press("o")
+        await pilot.pause()
+        assert heatmap.order is None  # nothing to sort by yet: the user is told to open the table
+        await pilot.press("U")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnitsScreen) and app.screen.computed is not None,
+                       "the analysis")
+        await pilot.press("escape", "o")
+        await pilot.pause()
+        r = analyze(app.session.trainer.params, app.session.trainer.corpus).features["depth"].r
+        assert heatmap.order.units == tuple(sorted(range(16), key=lambda u: (-abs(r[u]), u)))
+        check_rows_in_order(heatmap)
+        assert any("by |r| depth ↓, after 30 steps" in text for text, _ in drawn(heatmap))
+        await pilot.press("U", "o")  # the table sorted by unit number: the heatmap follows
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert heatmap.order.units == tuple(range(16)) and heatmap.order.label.startswith("unit ↑")
+        await pilot.press("o")
+        await pilot.pause()
+        assert heatmap.order is None
+        first, _, of = shown_range(heatmap)  # "units a-b of 16" again
+        assert (first, of) == (0, 16)
