@@ -406,28 +406,30 @@ def check_pairs(panel: Heatmap) -> None:
             assert style.bgcolor == (scale.color(value(units[1])) if len(units) == 2 else background)
 
 
+async def arranged(pilot, **arrangement) -> Heatmap:
+    """The harness's panel after ``arrange(**arrangement)`` has been drawn."""
+    pilot.app.panel.arrange(**arrangement)
+    await pilot.pause()
+    return pilot.app.panel
+
+
 async def test_two_units_per_row_colour_both_halves_of_every_cell():
     app = small_app(cursor_t=3, unit=5)
     async with app.run_test(size=SMALL) as pilot:
-        panel = app.panel
-        panel.arrange(per_row=2)
-        await pilot.pause()
+        panel = await arranged(pilot, per_row=2)
         assert panel.geometry.rows == 8 and panel.geometry.cell_w == 2
         check_pairs(panel)  # unit 5 is the lower half of the row of 4 and 5
         assert any(text.rstrip().endswith("units 0-15 of 16, 2 per row") for text, _ in drawn(panel))
         await pilot.press("down", "left")  # unit 6: the upper half of the next row
         assert app.units == [6] and panel.column == 2
         check_pairs(panel)
-        panel.arrange(per_row=1)
-        await pilot.pause()
-        check_cells(panel)
+        check_cells(await arranged(pilot, per_row=1))
 
 
 async def test_an_odd_layer_in_pairs_leaves_the_last_lower_half_empty():
     app = tall_app(hidden_size=5, seq_length=10, unit=0)
     async with app.run_test(size=SMALL) as pilot:
-        app.panel.arrange(per_row=2)
-        await pilot.pause()
+        await arranged(pilot, per_row=2)
         assert app.panel.geometry.rows == 3
         check_pairs(app.panel)
 
@@ -436,9 +438,7 @@ async def test_rows_in_another_order_and_the_keys_follow_them():
     order = RowOrder((3, 15, 0, 7, 1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14), "a test order")
     app = small_app(cursor_t=0, unit=15)
     async with app.run_test(size=(80, 22)) as pilot:  # the order's name puts the legend on a line of its own
-        panel = app.panel
-        panel.arrange(order=order)
-        await pilot.pause()
+        panel = await arranged(pilot, order=order)
         assert panel.geometry.rows == 16 and not panel.geometry.beside
         labels = [int(text.split()[0]) for text, _ in drawn(panel)[1 : 1 + panel.geometry.rows]]
         assert labels == list(order.units)
@@ -450,12 +450,8 @@ async def test_rows_in_another_order_and_the_keys_follow_them():
         assert app.units[-1] == 3
         await pilot.press("end")
         assert app.units[-1] == 14
-        panel.arrange(per_row=2)
-        await pilot.pause()
-        check_pairs(panel)
-        panel.arrange(order=None)
-        await pilot.pause()
-        assert panel.order is None
+        check_pairs(await arranged(pilot, per_row=2))
+        assert (await arranged(pilot, order=None)).order is None
         check_pairs(panel)
 
 
@@ -471,10 +467,7 @@ def check_rows_in_order(panel: Heatmap) -> None:
 async def test_a_click_in_pairs_picks_the_upper_unit_then_the_lower():
     app = small_app(cursor_t=2, unit=0)
     async with app.run_test(size=SMALL) as pilot:
-        panel = app.panel
-        panel.arrange(per_row=2)
-        await pilot.pause()
-        geom = panel.geometry
+        geom = (await arranged(pilot, per_row=2)).geometry
         y = 1 + 3  # the row of units 6 and 7
         await pilot.click(Heatmap, offset=(2 + geom.grid_x, 1 + y))
         assert app.units == [6]
