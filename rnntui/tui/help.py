@@ -143,6 +143,43 @@ number again. At 120 x 40, maximised with two units per row, a 64-unit layer fit
 """
 
 
+HELP_TEXT += """
+## What if (X)
+
+X opens the what-if screen on the window shown (any iteration: time travel first to
+try an older one). It runs that window with the parameters that iteration trained with,
+once as it was and once changed; everything runs on copies, so training, the timeline
+and checkpoints stay exactly as they were. 1, 2, 3 switch tabs; escape closes.
+
+**1 Change** — add interventions, which combine (each is listed; d removes the
+highlighted one): e edits the text (POSITION=CHAR: position t is input t and target
+t−1, 0 … T; CHAR is any character of the text, or \\n, \\t, \\xHH, U+HHHH); z starts the
+window from zeros, p from the hprev carried into another iteration's window (one
+carried state at a time); a zeros, c clamps (U=VALUE) and f flips the sign of a unit
+after the tanh, so both y_t and h_{t+1} see it: U@T at one timestep, U@T-T2 from T
+to T2 (T2 = T−1 is the end of the window), U alone over the whole window. The
+prompts start at the chosen unit and the cursor's timestep, and take the same forms
+as `rnntui whatif`'s flags. The table shows each timestep's loss term and p(target),
+original beside changed, and Δ loss (its rows move the cursor); beside it the
+window's loss before and after with its Δ, and the five likeliest next characters at
+the cursor before and after (the target underlined). Δh is the difference heatmap:
+a row per unit, the largest max |Δh| first, on the blue-white-red scale stretched to
+the largest |Δh| (the legend gives it). A change that changes nothing shows 0
+exactly; a change too small for three decimals is written like +2e-6, never 0.
+
+**2 Units** — the ablation scan: each unit zeroed over the window, ranked by the
+rise of the window's loss, or (s) by the drop of p(target) at the cursor. w does the
+same over the whole training text with the current parameters, one pass per unit
+with a progress bar (escape cancels), ranked by the change in bits per character.
+Enter on a unit makes it the chosen unit of every panel.
+
+**3 Across** — i reads the same window with the parameters of another iteration:
+p(target) of each, Δ p(target) and Δ loss term per timestep, the units whose h
+changed most (enter chooses one), and Δh. An iteration against itself gives 0
+everywhere.
+"""
+
+
 class HelpScreen(ModalScreen[None]):
     """Scrollable help over the debugger."""
 

@@ -85,7 +85,11 @@ ANALYSIS_KEYS: tuple[Key, ...] = (  # unit table, neuron page, heatmap views (an
         "Heatmap: sorted / natural order", footer=False),
 )
 EVALUATION_KEYS: tuple[Key, ...] = ()  # evaluation, bits-per-character view (evaluation_actions.py)
-WHATIF_KEYS: tuple[Key, ...] = ()  # what-if (whatif_actions.py)
+WHATIF_KEYS: tuple[Key, ...] = (  # what-if (whatif_actions.py)
+    Key("X", "X", "what_if", "What if",
+        "what if: change the shown window (a character, the carried state, a unit) and compare, rank the units "
+        "by what zeroing them costs, read the window with another iteration's parameters", "What if"),
+)
 
 SCREEN_KEYS = MAIN_KEYS + ANALYSIS_KEYS + EVALUATION_KEYS + WHATIF_KEYS  # every key of the main screen
 
