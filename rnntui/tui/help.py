@@ -8,7 +8,10 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
+from ..engine.breakdown import ERROR_P
 from ..engine.breakpoints import HELP as BREAKPOINT_HELP
+from ..engine.config import DEFAULT_EVAL_EVERY
+from ..engine.timeline import KEPT_BUDGET_BYTES
 from .keys import help_table
 
 HELP_TEXT = """\
@@ -206,3 +209,45 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+HELP_TEXT += """
+## Evaluation: bits per character (e, E, v)
+
+With `--val-frac F` the last fraction F of the text is held out: training never reads it. Every
+`--eval-every N` iterations (EVAL_EVERY_DEFAULT by default with a held-out part) and whenever you
+press **e**, the model is run over each part from h = 0, without updating it, and scored in **bits per
+character**: the mean of −log₂ p(next character). The header shows the latest figure and the
+model it was measured on (`held-out 2.301 bpc @ 1,500`: after 1,500 updates; `train …` without a
+held-out part), and "evaluating 45%" while an evaluation runs. A held-out figure that rises while
+the training one falls means the model is memorising its text (overfitting); the gap is
+held-out − train.
+
+**v** turns the loss panel into the bits-per-character view: training (cyan) and held-out (red)
+bpc at each evaluated model, and the k-gram baselines as yellow lines labelled `1-gram` … `5-gram`
+(a model that predicts from the previous k − 1 characters, fitted on the training part and scored
+on the held-out part; in sample, on the training text itself, without one). The baselines are
+computed once, the first time the view is shown. An RNN worth its training beats the 1-gram line
+soon and the longer contexts later.
+
+**E** opens the evaluation screen: the figures, the RNN's bpc beside each k-gram model's, and
+its errors (positions where it gives the next character p < ERROR_P) split into categories, the
+first that applies: *n-gram* (some k-gram model gets it), *word start* (the first letter of a
+word), *rare* (one of the rarest characters of the training text), *other*. Up/down choose a
+category, left/right (or n/p, page up/down) page through its examples: the context, the target,
+the RNN's top three guesses and the best k-gram's probability. r runs it again; escape closes
+(and cancels a report still running).
+
+## Branches (b, B)
+
+Changing a hyperparameter after going back keeps the old line of training as a branch under
+its name (`main`, `branch 1`, …) and goes on with a new one. **b** lists every line: where it
+forked, what changed there, how far it got, its latest evaluation, and its state: *live*
+(training goes on with it), *kept* (Enter goes on with it where it was left, replayed
+bit-identically; a run is paused first) or *curves only* (saved in a checkpoint: its curves, not
+its training state). Kept branches hold at most KEPT_MIB MiB together; when a new one would go over,
+the oldest is dropped first and a note says so. The loss panel overlays each kept branch's smooth
+loss (its held-out bpc in the bits-per-character view), named in its colour under the plot;
+**B** hides or shows them.
+""".replace("EVAL_EVERY_DEFAULT", str(DEFAULT_EVAL_EVERY)).replace(
+    "ERROR_P", f"{ERROR_P:g}").replace("KEPT_MIB", f"{KEPT_BUDGET_BYTES / 2**20:g}")

@@ -84,7 +84,19 @@ ANALYSIS_KEYS: tuple[Key, ...] = (  # unit table, neuron page, heatmap views (an
         "hidden state heatmap: rows in the unit table's order (e.g. by |r| with a feature) or by unit number",
         "Heatmap: sorted / natural order", footer=False),
 )
-EVALUATION_KEYS: tuple[Key, ...] = ()  # evaluation, bits-per-character view (evaluation_actions.py)
+EVALUATION_KEYS: tuple[Key, ...] = (  # evaluation, bits-per-character view, branches (evaluation_actions.py)
+    Key("e", "e", "evaluate_now", "Eval",
+        "evaluate now: bits per character on the training and held-out text (joins the history)", "Evaluate now"),
+    Key("E", "E", "evaluation_report", "Report",
+        "evaluation screen: train and held-out bpc, k-gram baselines beside the RNN, the error breakdown with "
+        "examples", "Evaluation report"),
+    Key("v", "v", "toggle_bpc_view", "Bpc",
+        "loss panel: bits per character (train, held-out, k-gram baselines) / loss", "Toggle bits-per-character view"),
+    Key("b", "b", "branches", "Branches", "branches: every line of training; enter goes on with a kept one",
+        "Branches"),
+    Key("B", "B", "toggle_branch_overlay", "Branch curves", "loss panel: the kept branches' curves on/off",
+        "Toggle branch curves", footer=False),
+)
 WHATIF_KEYS: tuple[Key, ...] = (  # what-if (whatif_actions.py)
     Key("X", "X", "what_if", "What if",
         "what if: change the shown window (a character, the carried state, a unit) and compare, rank the units "

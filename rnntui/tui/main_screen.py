@@ -89,14 +89,16 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
     def compose(self) -> ComposeResult:
         S = MainScreen
         info = self.info
-        yield StatusBar(info, id="status").data_bind(S.record, S.state, S.rate, done=self.controller.mirror.iteration)
+        yield StatusBar(info, id="status").data_bind(S.record, S.state, S.rate, S.evaluations, busy=S.engine_busy,
+                                                     done=self.controller.mirror.iteration)
         with Grid(id="panels"):
             yield InputWindow(info, id="input").data_bind(S.record, S.cursor_t, S.unit, S.color_unit)
             yield SamplesPanel(info, id="samples").data_bind(S.samples, S.temperature)
             yield Heatmap(info, id="heatmap").data_bind(S.record, S.cursor_t, S.unit)
             yield ProbsPanel(info, id="probs").data_bind(S.record, S.cursor_t)
             yield GradientsPanel(info, id="gradients").data_bind(S.record, S.cursor_t, history_norms=S.grad_history)
-            yield LossCurve(info, id="loss").data_bind(S.loss, S.smooth, S.events, baseline=self.baseline)
+            yield LossCurve(info, id="loss").data_bind(S.loss, S.smooth, S.events, S.evaluations, S.branches,
+                                                       baseline=self.baseline)
             yield StepPanel(info, id="step").data_bind(S.record, S.cursor_t, S.unit)
         yield Static("", id="too-small")
         yield Footer()
@@ -171,6 +173,7 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
         if mirror.record is not None and mirror.record is not self._shown:
             self._show(mirror.record)
         self.temperature = mirror.config.temperature  # time travel restores it too
+        self.show_evaluations(mirror, with_history)
         if with_history:
             self.refresh_history()
             self.samples = mirror.samples

@@ -7,6 +7,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..engine import StepRecord
+from ..engine.evaluation import Evaluation
 from ..engine.session import Phase, RunState, StopCause
 from .base import RunInfo
 
@@ -38,13 +39,41 @@ def wrap_items(items: list[Text], width: int) -> Text:
     return out
 
 
+def evaluation_variants(evaluations: tuple[Evaluation, ...], busy: tuple[str, int, int] | None) -> list[Text]:
+    """The latest evaluation (and long work going on in the engine) in words, longest form first.
+
+    ``held-out 2.301 bpc @ 1,500`` (the iteration is the number of updates the
+    model had), ``train 2.143 bpc @ 1,500`` without a held-out part; shorter
+    forms drop the iteration, then the words. Empty when there is nothing to say.
+    """
+    figures: list[str] = []
+    if evaluations:
+        latest = evaluations[-1]
+        held_out = latest.val_bpc is not None
+        value = latest.val_bpc if held_out else latest.train_bpc
+        name, short = ("held-out", "val") if held_out else ("train", "train")
+        figures = [f"{name} {value:.3f} bpc @ {fmt_int(latest.iteration)}", f"{name} {value:.3f} bpc",
+                   f"{short} {value:.3f}"]
+    if busy is None:
+        return [Text(f, style="bold") for f in figures]
+    what, done, total = busy
+    share = f"{100 * done / total:.0f}%" if total else "…"
+    work, short_work = f"{what} {share}", f"{what[:4]} {share}"  # "evaluating 45%", "eval 45%"
+    if not figures:
+        return [Text(work, style="italic"), Text(short_work, style="italic")]
+    pairs = [(figures[0], work), (figures[1], work), (figures[2], short_work)]
+    return [Text.assemble((f, "bold"), " · ", (w, "italic")) for f, w in pairs]
+
+
 class StatusBar(Widget):
     """Two lines of run facts (more only when one item is longer than a line).
 
     The first line says how the run stands (state, corpus, rate), the second
     where it stands (iteration, position, losses). Keeping the two apart keeps
     the header's height the same whether running or paused, so the panels below
-    never shift. The screen binds ``record``, ``state`` and ``rate``.
+    never shift. The screen binds ``record``, ``state``, ``rate``,
+    ``evaluations`` and ``busy``. The latest evaluation takes the longest of
+    its forms that still fits on the second line (see evaluation_variants).
     """
 
     DEFAULT_CSS = """
@@ -60,6 +89,8 @@ class StatusBar(Widget):
     state: reactive[RunState] = reactive(RunState.paused)
     rate: reactive[float] = reactive(0.0)  # iterations per second while running (the last run's once it ends)
     done: reactive[int] = reactive(0)  # iterations done before any record was shown (a resumed run)
+    evaluations: reactive[tuple[Evaluation, ...]] = reactive(())  # up to the model shown, by iteration
+    busy: reactive[tuple[str, int, int] | None] = reactive(None)  # long work inside a step of the run
 
     def __init__(self, info: RunInfo, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -102,13 +133,25 @@ class StatusBar(Widget):
         if rec is None and self.done:
             return [Text(f"resumed after {fmt_int(self.done)} iterations: press space to step", style="dim")]
         if rec is None:
-            return [Text("no step yet", style="dim")]
-        return [
+            return self._with_evaluation([Text("no step yet", style="dim")])
+        return self._with_evaluation([
             Text(f"iter {fmt_int(rec.iteration)}", style="bold"),
             Text(f"p {fmt_int(rec.position)}/{fmt_int(len(self.info.corpus))}"),
             Text(f"loss {rec.loss:.3f}"),
             Text(f"smooth {rec.smooth_loss:.3f}", style="bold"),
-        ]
+        ])
+
+    def _with_evaluation(self, items: list[Text]) -> list[Text]:
+        """``items`` and the longest form of the evaluation item that keeps them on as many lines
+        (the shortest form when none does)."""
+        variants = evaluation_variants(self.evaluations, self.busy)
+        if not variants:
+            return items
+        width = max(1, self.content_size.width)
+        rows = len(wrap_items(items, width).plain.split("\n"))
+        chosen = next((v for v in variants if len(wrap_items(items + [v], width).plain.split("\n")) == rows),
+                      variants[-1])
+        return items + [chosen]
 
     def _fit_height(self, text: Text) -> None:
         """Take as many rows as the text takes drawn (an item longer than a line folds onto more);
