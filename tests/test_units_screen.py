@@ -4,6 +4,7 @@ loop, sorting, features, opening a unit, cancelling, and the label of an analysi
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,10 @@ from textual.widgets import DataTable, Input, Select
 
 from rnntui.engine import Config, Corpus, Trainer
 from rnntui.engine.analysis import analyze
+from rnntui.engine.control import start_engine_process
 from rnntui.engine.features import FEATURE_NAMES
 from rnntui.engine.session import Session
+from rnntui.tui.analysis_actions import AnalysisStore
 from rnntui.tui.heatmap import Heatmap
 from rnntui.tui.neuron_screen import NeuronScreen
 from rnntui.tui.units_screen import COLUMNS, UnitsScreen
@@ -285,3 +288,22 @@ async def test_the_unit_table_snapshot_shows_the_title_columns_rows_and_scatter(
         best = direct.features["depth"].best_unit
         assert lines[3].split()[0] == str(best) and f"{direct.features['depth'].r[best]:+.3f}" in lines[3]
         assert any("low (h < -0.95)" in line for line in lines) and "Recompute" in lines[-1]
+
+
+@pytest.mark.xfail(strict=True, reason="engine: Analysis.features and .top_contexts are MappingProxyType, which "
+                   "pickle cannot send, so the engine process (the app's default) dies sending the result")
+def test_the_analysis_comes_back_from_an_engine_process():
+    session = Session(Trainer(Corpus.from_text(BRACKETS, name="brackets.txt"), Config(hidden_size=8, sample_every=0)))
+    controller = start_engine_process(session)
+    try:
+        controller.step()
+        store = AnalysisStore(controller)
+        store.start()
+        deadline = time.monotonic() + 30
+        while store.running and time.monotonic() < deadline:
+            store.check()
+            time.sleep(0.02)
+        assert store.latest is not None and store.latest.iteration == 1
+        assert store.latest.analysis.chars == len(BRACKETS)
+    finally:
+        controller.close()

@@ -45,7 +45,13 @@ class RowOrder:
     """The order of the heatmap's rows: every unit once, top first, and what it is sorted by."""
 
     units: tuple[int, ...]
-    label: str  # e.g. "|r| depth, after 1,200 steps"
+    by: str  # what the rows are sorted by, e.g. "|r| depth ↓"
+    iteration: int | None = None  # the updates of the parameters the order was measured on
+
+    @property
+    def label(self) -> str:
+        """The order in words, e.g. ``|r| depth ↓ (1,200 steps)``."""
+        return self.by if self.iteration is None else f"{self.by} ({self.iteration:,} steps)"
 
 
 def follow(start: int, pos: int, span: int, total: int) -> int:
@@ -422,7 +428,7 @@ class Heatmap(Panel):
         """Rows ``first`` to ``last`` in words: the units, or (in another order) the rows and the order."""
         units = self.info.hidden_size
         if self.order is not None:
-            pairs = ", 2 units each" if self.per_row == 2 else ""
+            pairs = ", in pairs," if self.per_row == 2 else ""
             return f"rows {first + 1}-{last + 1} of {self.total_rows}{pairs} by {self.order.label}"
         if self.per_row == 2:
             return f"units {2 * first}-{min(2 * last + 1, units - 1)} of {units}, 2 per row"

@@ -406,7 +406,7 @@ class NeuronScreen(AnalysisScreen):
     def heading(self) -> str:
         where = ""
         if self.order is not None:
-            where = f" ({ordinal(self.order.units.index(self.unit) + 1)} by {self.order.label.split(',')[0]})"
+            where = f" ({ordinal(self.order.units.index(self.unit) + 1)} by {self.order.by})"
         return f"Neuron page · unit {self.unit}{where}"
 
     def compose(self) -> ComposeResult:
@@ -422,6 +422,7 @@ class NeuronScreen(AnalysisScreen):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#about").can_focus = False  # tab goes from the text straight to the contexts
         self.query_one(NeuronText).focus()  # (AnalysisScreen.on_mount runs next and shows the analysis)
 
     def narrowed(self) -> None:

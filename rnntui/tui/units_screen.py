@@ -89,7 +89,7 @@ def sort_label(feature: str, column: str, descending: bool) -> str:
 def row_order(computed: Computed, feature: str, column: str, descending: bool) -> RowOrder:
     """The table's order as a heatmap row order, labelled with what it is and when it was computed."""
     units = sorted_units(computed.analysis, feature, column, descending)
-    return RowOrder(units, f"{sort_label(feature, column, descending)}, after {computed.iteration:,} steps")
+    return RowOrder(units, sort_label(feature, column, descending), computed.iteration)
 
 
 class UnitsScreen(AnalysisScreen):
