@@ -242,3 +242,27 @@ async def test_the_neuron_page_snapshot_shows_the_text_facts_contexts_and_cursor
         assert any("most positive" in line for line in lines) and any("most negative" in line for line in lines)
         assert lines[-3].startswith(" position 0 of 4,023  '[' U+005B  h=")
         assert lines[-2].startswith(" next: ") and "Prev unit" in lines[-1]
+
+
+async def test_with_held_out_text_the_analysis_and_the_page_cover_the_training_part_only():
+    from harness import DebuggerApp
+
+    from rnntui.engine import Config, Trainer
+    from rnntui.engine.session import Session
+
+    trainer = Trainer(Corpus.from_text(BRACKETS, name="brackets.txt"),
+                      Config(hidden_size=8, seq_length=25, sample_every=0, val_frac=0.25))
+    session = Session(trainer)
+    session.step()
+    train = len(BRACKETS) - len(BRACKETS) // 4  # N - floor(0.25 N)
+    app = DebuggerApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_page(pilot, 0)
+        assert f"{train:,} characters of brackets.txt (training part)" in str(screen.query_one("#analysis-title").content)
+        await pilot.press("end")
+        await pilot.pause()
+        view = screen.query_one(NeuronText)
+        assert view.cursor == train - 1
+        hs, _, _ = oracle_pass(trainer.params, trainer.corpus.data[:train])
+        check_visible_text(app, BRACKETS[:train], hs, 0)
+        assert "(the last character predicts nothing)" in str(screen.query_one("#cursor").content)
