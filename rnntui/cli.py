@@ -47,18 +47,13 @@ from rnntui.engine import (
     use_one_blas_thread,
 )
 from rnntui.engine.config import adjustable_fields, structural_fields
+from rnntui.engine.control import warm_up_everything
 from rnntui.engine.corpus import MAX_CORPUS_BYTES, check_encoding, describe_size
 from rnntui.engine.errors import ResumeMismatch
-from rnntui.engine.files import (
-    LineLog,
-    OutputError,
-    check_distinct_outputs,
-    check_writable,
-)
-from rnntui.engine.control import warm_up_everything
+from rnntui.engine.files import LineLog, OutputError, check_distinct_outputs, check_writable
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
-from rnntui.engine.jit import COMPILED, engine_description
 from rnntui.engine.gradcheck import WindowCheck, check_window, take_window
+from rnntui.engine.jit import COMPILED, engine_description
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # training diverged, or the gradient check failed
@@ -330,9 +325,7 @@ def _app_command(argv: list[str]) -> int:
     if stream is not None:  # the app draws on a terminal; into a pipe or a file it would only write escapes
         raise RnntuiError(f"rnntui needs a terminal to draw on ({stream} is not one)",
                           "run it in a terminal, or train without the UI: rnntui train")
-    from rnntui.tui.app import (
-        run_app,  # only here: rnntui train never imports the UI library
-    )
+    from rnntui.tui.app import run_app  # only here: rnntui train never imports the UI library
 
     status = run_app(session)
     return EXIT_OK if status is None else int(status)

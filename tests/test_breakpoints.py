@@ -19,7 +19,6 @@ from rnntui.engine.breakpoints import (
 )
 from rnntui.engine.errors import RnntuiError
 
-
 # --- helpers --------------------------------------------------------------
 
 

@@ -297,3 +297,47 @@ def test_a_session_copied_to_another_process_trains_exactly_as_the_original():
     for _ in range(5):
         assert same_record(copy.step(), original.step())
     assert np.array_equal(copy.trainer.state().params, original.trainer.state().params)
+
+
+class _Unsendable:
+    def __reduce__(self):
+        raise TypeError("cannot pickle this on purpose")
+
+
+@dataclasses.dataclass(frozen=True)
+class _UnsendableJob:
+    kind: str = "unsendable"
+
+    def prepare(self, session):
+        return lambda progress: _Unsendable()
+
+
+def test_a_result_that_cannot_be_sent_is_a_failure_and_the_engine_goes_on():
+    controller = start_engine_process(new_session())
+    try:
+        job = controller.start_job(_UnsendableJob())
+        wait_until(controller, lambda: job in controller.mirror.jobs and controller.mirror.jobs[job].finished, "the job")
+        status = controller.mirror.take_job(job)
+        assert status.result is None and status.error.startswith("its result could not be sent")
+        assert "cannot pickle this on purpose" in status.error
+        controller.step()  # the engine is still there
+        assert controller.mirror.record.iteration == 0
+    finally:
+        controller.close()
+
+
+def test_analysis_and_evaluation_results_travel_between_processes():
+    from rnntui.engine.jobs import AnalysisJob, EvaluationReportJob
+
+    controller = start_engine_process(new_session(val_frac=0.2))
+    try:
+        run_to_end(controller, 20)
+        for job in (AnalysisJob(units=(1,)), EvaluationReportJob()):
+            job_id = controller.start_job(job)
+            wait_until(controller, lambda: job_id in controller.mirror.jobs and controller.mirror.jobs[job_id].finished,
+                       job.kind)
+            status = controller.mirror.take_job(job_id)
+            assert status.error is None and status.result is not None
+        assert status.result.baselines[1] > 0 and status.result.breakdown.counts["other"] >= 0
+    finally:
+        controller.close()

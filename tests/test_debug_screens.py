@@ -10,10 +10,10 @@ from textual.widgets import DataTable, Input
 
 from rnntui.engine import Config, Corpus, Trainer
 from rnntui.engine.breakpoints import VALID_FORMS, BreakpointError, parse_breakpoint
+from rnntui.engine.control import start_in_thread
 from rnntui.engine.errors import ConfigError
 from rnntui.engine.gradcheck import gradcheck
 from rnntui.engine.model import PARAM_NAMES, loss_and_grads
-from rnntui.engine.control import start_in_thread
 from rnntui.engine.session import Session
 from rnntui.tui.breakpoints_screen import BreakpointList, BreakpointsScreen
 from rnntui.tui.gradcheck_screen import SAMPLES, SEED, STEP, GradcheckScreen, format_error

@@ -7,8 +7,17 @@ import sys
 import numpy as np
 import pytest
 
-from rnntui.engine import PARAM_NAMES, CheckpointError, Config, Corpus, Trainer, gradcheck, load_checkpoint, save_checkpoint
-from rnntui.engine.model import init_params, Layout, loss_and_grads
+from rnntui.engine import (
+    PARAM_NAMES,
+    CheckpointError,
+    Config,
+    Corpus,
+    Trainer,
+    gradcheck,
+    load_checkpoint,
+    save_checkpoint,
+)
+from rnntui.engine.model import Layout, init_params, loss_and_grads
 
 gradcheck_module = importlib.import_module("rnntui.engine.gradcheck")  # the package's name is the function
 

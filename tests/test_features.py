@@ -13,13 +13,7 @@ from test_corpus_pass import oracle_pass
 from rnntui.engine import Corpus, RnntuiError
 from rnntui.engine import features as features_module
 from rnntui.engine.analysis import analyze
-from rnntui.engine.features import (
-    FEATURE_NAMES,
-    FeatureError,
-    feature_values,
-    make_features,
-    parse_features,
-)
+from rnntui.engine.features import FEATURE_NAMES, FeatureError, feature_values, make_features, parse_features
 
 HAND_WORKED = [
     ("depth", "a(b[c)d]e)f)(", [0, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 0, 1]),  # the closers at 9 and 11 find nothing open

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnntui.engine import Corpus, CorpusError, RnntuiError, load_checkpoint, save_checkpoint
-from rnntui.engine import files
+from rnntui.engine import Corpus, CorpusError, RnntuiError, files, load_checkpoint, save_checkpoint
 from rnntui.engine.checkpoint import save_checkpoint_with_fallback
 from rnntui.engine.corpus import MAX_CORPUS_BYTES, check_encoding
 from rnntui.engine.files import LineLog, OutputError, check_distinct_outputs, check_writable

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from harness import PanelHarness, fixed_run
 from rich.cells import cell_len
 from textual.geometry import Region
 
-from harness import PanelHarness, fixed_run
 from rnntui.engine import Config, Corpus, Trainer
 from rnntui.tui import scale
 from rnntui.tui.base import RunInfo

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from harness import PanelHarness, fixed_run
 
+from rnntui.engine import Sample
 from rnntui.tui.base import RunInfo
 from rnntui.tui.glyphs import glyph
-from rnntui.engine import Sample
 from rnntui.tui.samples import SamplesPanel, readable, render_samples, sample_label
 
 

@@ -8,8 +8,8 @@ from harness import fixed_run, harness_for
 from textual.geometry import Region
 
 from rnntui.tui.base import RunInfo
-from rnntui.tui.glyphs import glyph
 from rnntui.tui.drawing import EMPTY_TEXT, format_prob
+from rnntui.tui.glyphs import glyph
 from rnntui.tui.step_panel import StepPanel, number, phase_sequence, step_position
 
 SIZE = (70, 14)

@@ -290,8 +290,6 @@ async def test_the_unit_table_snapshot_shows_the_title_columns_rows_and_scatter(
         assert any("low (h < -0.95)" in line for line in lines) and "Recompute" in lines[-1]
 
 
-@pytest.mark.xfail(strict=True, reason="engine: Analysis.features and .top_contexts are MappingProxyType, which "
-                   "pickle cannot send, so the engine process (the app's default) dies sending the result")
 def test_the_analysis_comes_back_from_an_engine_process():
     session = Session(Trainer(Corpus.from_text(BRACKETS, name="brackets.txt"), Config(hidden_size=8, sample_every=0)))
     controller = start_engine_process(session)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -20,6 +19,7 @@ import numpy as np
 from .corpus import Corpus
 from .corpus_pass import PassResult, check_unit, run_pass
 from .features import FEATURE_NAMES, FeatureResult, FeatureTracker, feature_result, make_features
+from .record import FrozenMap
 from .units import TOP_K, UnitContexts, UnitStats, UnitTracker, unit_contexts
 
 
@@ -134,8 +134,8 @@ def analyze(
         nats_per_char=result.nats_per_char,
         bits_per_char=result.bits_per_char,
         units=stats,
-        features=MappingProxyType(results),
-        top_contexts=MappingProxyType({u: unit_contexts(stats, corpus, u) for u in asked}),
+        features=FrozenMap(results),
+        top_contexts=FrozenMap({u: unit_contexts(stats, corpus, u) for u in asked}),
         pass_result=result,
     )
 

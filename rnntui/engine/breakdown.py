@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import MappingProxyType
 
 import numpy as np
 
 from .ngram import NgramModels, as_indices
+from .record import FrozenMap
 
 ERROR_P = 0.5  # a model gets a character when it gives it at least this probability
 RARE_PERCENT = 1  # the rarest 1% of the vocabulary (rounded up, ties included) is "rare"
@@ -90,7 +90,7 @@ class Breakdown:
     @property
     def shares(self) -> Mapping[str, float]:
         """Fraction of the errors in each category (0 when there are no errors)."""
-        return MappingProxyType({c: n / self.errors if self.errors else 0.0 for c, n in self.counts.items()})
+        return FrozenMap({c: n / self.errors if self.errors else 0.0 for c, n in self.counts.items()})
 
     @property
     def error_rate(self) -> float:
@@ -146,10 +146,10 @@ class BreakdownAccumulator:
         """The breakdown of the positions scored so far."""
         counts = dict(zip(CATEGORIES, self._counts.tolist()))
         return Breakdown(
-            counts=MappingProxyType(counts),
+            counts=FrozenMap(counts),
             positions=self._positions,
             errors=sum(counts.values()),
-            examples=MappingProxyType({c: tuple(kept) for c, kept in zip(CATEGORIES, self._examples)}),
+            examples=FrozenMap({c: tuple(kept) for c, kept in zip(CATEGORIES, self._examples)}),
             rare_chars="".join(ch for ch, rare in zip(self._vocab, self._rare) if rare),
         )
 

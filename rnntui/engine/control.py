@@ -23,9 +23,11 @@ Both run the same host code, so a command gives identical records either way.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import threading
@@ -37,8 +39,8 @@ import numpy as np
 
 from .breakpoints import Breakpoint
 from .config import Config
-from .evaluation import Evaluation
 from .errors import RnntuiError
+from .evaluation import Evaluation
 from .history import Event, History
 from .record import StepRecord
 from .session import Branch, RunResult, RunState, Sample, Saved, Session, StopCause
@@ -402,7 +404,10 @@ class SessionHost:
     def _answer(self, channel: Channel, request: Request) -> None:
         reply = self.handle(request)
         try:
-            channel.send(reply)
+            try:
+                channel.send(reply)
+            except (pickle.PicklingError, TypeError, AttributeError) as err:  # a value another process cannot take
+                channel.send(_sendable(reply, err))
         except (EOFError, OSError):
             self._quit = True
 
@@ -539,6 +544,31 @@ class SessionHost:
             finished=finished,
             jobs=self._job_statuses(),
         )
+
+
+def _sendable(reply: Reply, err: Exception) -> Reply:
+    """``reply`` with whatever cannot be pickled turned into failures that say so (the engine goes on).
+
+    A job result that cannot travel becomes that job's error; a command's value,
+    the command's failure.
+    """
+    problem = f"could not be sent to the front-end ({type(err).__name__}: {err}); this is a bug in rnntui"
+    jobs = tuple(
+        status if _picklable(status) else dataclasses.replace(status, result=None, error=f"its result {problem}")
+        for status in reply.update.jobs
+    )
+    update = dataclasses.replace(reply.update, jobs=jobs)
+    if _picklable(reply.value):
+        return Reply(reply.value, reply.failure, update)
+    return Reply(None, Failure(f"the answer {problem}"), update)
+
+
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def _last_frame(err: BaseException) -> str:

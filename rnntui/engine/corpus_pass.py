@@ -33,7 +33,6 @@ from __future__ import annotations
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -42,7 +41,7 @@ from .errors import RnntuiError
 from .jit import njit
 from .kernels import _exp, _sum, _tanh
 from .model import PARAM_NAMES
-from .record import frozen
+from .record import FrozenMap, frozen
 
 CHUNK_BYTES = 2 << 20  # a chunk's hs (n, H) and logits (n, V): about a core's L2, where the next readers find them
 MIN_CHUNK = 64  # characters; the smallest automatic chunk (huge vocabularies)
@@ -211,7 +210,7 @@ class Weights:
 
     def as_params(self) -> Mapping[str, np.ndarray]:
         """The five parameters keyed like ``Trainer.params`` (read-only)."""
-        return MappingProxyType({name: getattr(self, name) for name in PARAM_NAMES})
+        return FrozenMap({name: getattr(self, name) for name in PARAM_NAMES})
 
 
 # --- what consumers receive -------------------------------------------------------

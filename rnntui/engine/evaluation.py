@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Callable, Mapping
 
 import numpy as np
@@ -21,6 +20,7 @@ from .breakdown import Breakdown, BreakdownAccumulator, top_predictions
 from .corpus import Corpus
 from .corpus_pass import LN2, Chunk, run_pass
 from .ngram import fit_ngrams
+from .record import FrozenMap
 
 EVAL_COLUMNS = ("iteration", "train_nats", "val_nats", "on_demand")  # how evaluations are stored in a checkpoint
 
@@ -157,5 +157,5 @@ def evaluation_report(
     val_nats = result.nats_per_char if held_out is not None else None
     evaluation = Evaluation(iteration, train.nats_per_char, val_nats, on_demand=True)
     baselines = dict(zip(range(1, ngrams.max_order + 1), ngrams.bpc(scored.data)))
-    return EvaluationReport(evaluation, MappingProxyType(baselines), held_out is None, len(scored),
+    return EvaluationReport(evaluation, FrozenMap(baselines), held_out is None, len(scored),
                             accumulator.result())

@@ -8,7 +8,6 @@ import numpy as np
 
 from .model import PARAM_NAMES, Pass, loss_and_grads
 
-
 TOLERANCE = 1e-5  # the contract's bound on the relative error of every checked element
 STEP = 1e-5  # the contract's central-difference step
 SAMPLES = 10  # elements checked per parameter

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 
@@ -18,9 +17,33 @@ def frozen(arr: np.ndarray) -> np.ndarray:
     return arr
 
 
+class FrozenMap(Mapping):
+    """A read-only mapping that can travel to another process (a MappingProxyType cannot be pickled)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping | Iterable = ()) -> None:
+        self._items = dict(items)
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._items!r})"
+
+    def __reduce__(self):
+        return (FrozenMap, (self._items,))
+
+
 def frozen_map(values: np.ndarray) -> Mapping[str, float]:
     """A read-only name -> float mapping of per-parameter values given in PARAM_NAMES order."""
-    return MappingProxyType(dict(zip(PARAM_NAMES, values.tolist())))
+    return FrozenMap(zip(PARAM_NAMES, values.tolist()))
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,11 +86,8 @@ class StepRecord:
     sample_temperature: float | None = None  # temperature of ``sample``
 
     def __reduce__(self):
-        # for sending to another process: plain dicts for the mappings, arrays frozen again on arrival
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in _MAPPINGS:
-            values[name] = dict(values[name])
-        return (_rebuild_record, (values,))
+        # for sending to another process: the arrays are frozen again on arrival
+        return (_rebuild_record, ({f.name: getattr(self, f.name) for f in dataclasses.fields(self)},))
 
     @property
     def loss_per_char(self) -> float:
@@ -109,14 +129,9 @@ class StepRecord:
         }
 
 
-_MAPPINGS = ("grad_norms", "clipped_norms", "clip_fractions", "update_ratios")
-
-
 def _rebuild_record(values: dict) -> StepRecord:
-    """A StepRecord from :meth:`StepRecord.__reduce__`'s values: read-only arrays, read-only mappings."""
-    for name, value in values.items():
+    """A StepRecord from :meth:`StepRecord.__reduce__`'s values, its arrays read-only."""
+    for value in values.values():
         if isinstance(value, np.ndarray):
             frozen(value)
-    for name in _MAPPINGS:
-        values[name] = MappingProxyType(values[name])
     return StepRecord(**values)

@@ -27,10 +27,10 @@ from .breakpoints import BreakpointSet
 from .checkpoint import NonFiniteStateError, load_checkpoint, save_checkpoint, save_checkpoint_with_fallback
 from .config import Config, adjustable_fields, structural_fields, with_default_eval_every
 from .corpus import Corpus
+from .errors import CheckpointError, ResumeMismatch
 from .evaluation import Evaluation, evaluate
 from .evaluation import from_array as evaluations_from_array
 from .evaluation import to_array as evaluations_to_array
-from .errors import CheckpointError, ResumeMismatch
 from .record import StepRecord
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline, TimelineError
 from .trainer import Trainer

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import Config, adjustable_fields
-from .errors import ConfigError
 from .corpus import Corpus
+from .errors import ConfigError
 from .history import Event, History
 from .kernels import clip_adagrad
 from .model import PARAM_NAMES, Layout, forward_backward, init_params, sample_indices, zeros_aligned

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+
 def modal_box_css(name: str, width: int = 64, padding: str = "1 2", max_width: str = "95%") -> str:
     """CSS for a modal screen ``name`` that shows one centred, bordered Vertical box."""
     return f"""

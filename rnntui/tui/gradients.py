@@ -11,15 +11,7 @@ from textual.reactive import reactive
 
 from ..engine import PARAM_NAMES, StepRecord
 from .base import Panel
-from .drawing import (
-    BAR_STYLE,
-    EMPTY_TEXT,
-    fit,
-    level_char,
-    marker_line,
-    strip_line,
-    window_span,
-)
+from .drawing import BAR_STYLE, EMPTY_TEXT, fit, level_char, marker_line, strip_line, window_span
 from .messages import CursorMoved
 
 CLIPPED_STYLE = "bold $warning"

@@ -23,13 +23,13 @@ from textual.widgets import Footer, Static
 from ..engine import RnntuiError, StepRecord
 from ..engine.control import Controller, EngineLost
 from ..engine.session import RunEnd, RunResult, RunState
+from .analysis_actions import AnalysisActions
 from .base import RunInfo
 from .debugger import DebuggerActions
+from .evaluation_actions import EvaluationActions
 from .gradients import GradientsPanel
 from .heatmap import Heatmap
 from .input_window import InputWindow
-from .analysis_actions import AnalysisActions
-from .evaluation_actions import EvaluationActions
 from .keys import SCREEN_KEYS
 from .loss_curve import LossCurve
 from .messages import CursorMoved, UnitSelected

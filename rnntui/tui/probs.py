@@ -10,17 +10,7 @@ from textual.events import Click
 
 from ..engine import StepRecord
 from .base import Panel
-from .drawing import (
-    BAR_STYLE,
-    EMPTY_TEXT,
-    TARGET_STYLE,
-    fit,
-    format_prob,
-    hbar,
-    marker_line,
-    strip_line,
-    window_span,
-)
+from .drawing import BAR_STYLE, EMPTY_TEXT, TARGET_STYLE, fit, format_prob, hbar, marker_line, strip_line, window_span
 from .glyphs import cells, padded, shown
 from .messages import CursorMoved
 
