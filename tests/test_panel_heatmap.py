@@ -539,3 +539,22 @@ async def test_o_sorts_the_rows_by_the_unit_tables_order_once_there_is_an_analys
         assert heatmap.order is None
         first, _, of = shown_range(heatmap)  # "units a-b of 16" again
         assert (first, of) == (0, 16)
+
+
+async def test_up_and_down_on_the_screen_follow_the_heatmaps_row_order():
+    from test_app import make_app
+
+    from rnntui.tui.heatmap import Heatmap, RowOrder
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space")
+        screen = app.main
+        order = tuple(reversed(range(screen.info.hidden_size)))
+        screen.query_one(Heatmap).arrange(order=RowOrder(order, "test", 0))
+        screen.unit = order[3]
+        await pilot.press("down", "down", "up")
+        assert screen.unit == order[4]
+        screen.query_one(Heatmap).arrange(order=None)
+        await pilot.press("down")
+        assert screen.unit == order[4] + 1

@@ -271,7 +271,10 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
             self.cursor_t = max(0, min(self.cursor_t + delta, self.record.seq_length - 1))
 
     def action_unit(self, delta: int) -> None:
-        self.unit = max(0, min(self.unit + delta, self.info.hidden_size - 1))
+        """up/down: the previous or next unit in the heatmap's row order (unit numbers, or the unit table's)."""
+        slots = self.query_one(Heatmap).slots
+        position = slots.index(self.unit) if self.unit in slots else self.unit
+        self.unit = slots[max(0, min(position + delta, len(slots) - 1))]
 
     @on(CursorMoved)
     def _cursor_moved(self, message: CursorMoved) -> None:
