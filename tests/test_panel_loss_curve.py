@@ -6,13 +6,18 @@ import math
 
 import numpy as np
 import pytest
-from harness import PanelHarness, fixed_run
+from harness import PanelHarness, fixed_run, widget_text
+from test_evaluation_screen import eval_session, report_of
 from textual_plotext import PlotextPlot
 
+from rnntui.engine.evaluation import Evaluation
+from rnntui.engine.session import Branch
 from rnntui.tui.base import RunInfo
 from rnntui.tui.loss_curve import (
+    BPC_VIEW,
     RECENT,
     LossCurve,
+    baseline_labels,
     bucket_edges,
     bucket_last,
     bucket_minmax,
@@ -43,7 +48,7 @@ def recorded_plot_calls(panel: LossCurve, monkeypatch) -> list[tuple[str, tuple]
     """Spy on the plotext object: every plot(), scatter(), vertical_line() and axis label call the panel makes."""
     plt = panel.query_one(PlotextPlot).plt
     calls: list[tuple[str, tuple]] = []
-    for name in ("plot", "scatter", "vertical_line", "xlabel", "ylabel"):
+    for name in ("plot", "scatter", "vertical_line", "xlabel", "ylabel", "text"):
         original = getattr(plt, name)
 
         def spy(*args, _name=name, _original=original, **kwargs):
@@ -227,3 +232,155 @@ async def test_a_short_plot_gives_the_axis_labels_row_to_the_curve(monkeypatch, 
         await pilot.pause()
         labels = [args[0] for name, args in calls if name in ("xlabel", "ylabel")]
         assert labels == (["iteration", "loss"] if labelled else ["", ""])
+
+
+# --- the bits-per-character view and the kept branches' overlay ------------------------------------
+
+
+def bpc_app(session, with_baselines: bool = True) -> PanelHarness:
+    """A harness whose LossCurve shows ``session``'s history and evaluations in the bpc view
+    (with the k-gram baselines of a report computed directly)."""
+    history = session.trainer.history
+    report = report_of(session) if with_baselines else None
+
+    def make(run_info: RunInfo) -> LossCurve:
+        panel = LossCurve(run_info)
+        panel.show_history(history, session.trainer.initial_smooth_loss)
+        panel.evaluations = session.evaluations
+        panel.view = BPC_VIEW
+        if report is not None:
+            panel.show_baselines(report.baselines, report.in_sample)
+        return panel
+
+    info = RunInfo(corpus=session.trainer.corpus, hidden_size=session.trainer.config.hidden_size)
+    return PanelHarness(make, session.last_record, info)
+
+
+async def redrawn_calls(pilot, panel: LossCurve, monkeypatch) -> list[tuple[str, tuple]]:
+    """The plotext calls of one redraw of ``panel``."""
+    calls = recorded_plot_calls(panel, monkeypatch)
+    panel.redraw()
+    await pilot.pause()
+    return calls
+
+
+def evaluation_points(evaluations, attribute: str) -> tuple[list[int], list[float]]:
+    return [e.iteration for e in evaluations], [getattr(e, attribute) for e in evaluations]
+
+
+async def test_the_bpc_view_plots_the_evaluations_and_the_baselines(monkeypatch):
+    session = eval_session(steps=60, eval_every=5)
+    expected_baselines = report_of(session).baselines
+    app = bpc_app(session)
+    async with app.run_test(size=(70, 16)) as pilot:
+        panel = app.panel
+        calls = await redrawn_calls(pilot, panel, monkeypatch)
+        plan = panel.bpc_plan()
+        its, train = evaluation_points(session.evaluations, "train_bpc")
+        _, held = evaluation_points(session.evaluations, "val_bpc")
+        assert its == list(range(0, 60, 5))
+        assert plan.train[0].tolist() == its and plan.train[1].tolist() == train  # fewer points than columns: all
+        assert plan.held_out[0].tolist() == its and plan.held_out[1].tolist() == held
+        assert plan.baselines == tuple(sorted(expected_baselines.items()))
+        assert (plan.first, plan.last, plan.ylabel) == (0, 59, "bits/char")
+        plotted = [args for name, args in calls if name == "plot"]
+        for k, value in expected_baselines.items():  # a horizontal line across the range for each k
+            assert ([0, 59], [value, value]) in plotted
+        assert (its, train) in plotted and (its, held) in plotted
+        dots = [args for name, args in calls if name == "scatter"]
+        assert (its, train) in dots and (its, held) in dots  # sparse: the evaluated models are marked
+        labels = [args[0] for name, args in calls if name == "text"]
+        assert labels and {k for label in labels for k in label.removesuffix("-gram").split(",")} == {"1", "2", "3", "4", "5"}
+        assert str(panel.border_title) == "Bits per character · all · iter 0–59"
+        assert "train" in str(panel.border_subtitle) and "held-out" in str(panel.border_subtitle)
+        await pilot.press("l")
+        log_plan = panel.bpc_plan()
+        np.testing.assert_allclose(log_plan.held_out[1], np.log10(held))
+        np.testing.assert_allclose([v for _, v in log_plan.baselines],
+                                   np.log10([v for _, v in sorted(expected_baselines.items())]))
+
+
+async def test_the_bpc_view_without_a_held_out_part_and_before_any_evaluation():
+    session = eval_session(steps=30, val_frac=0.0)
+    app = bpc_app(session)
+    async with app.run_test(size=(70, 16)) as pilot:
+        panel = app.panel
+        plan = panel.bpc_plan()
+        assert plan.held_out is None and plan.train[0].tolist() == [0, 20]
+        assert "held-out" not in str(panel.border_subtitle) and "k-grams (in sample)" in str(panel.border_subtitle)
+        panel.evaluations = ()
+        panel.baselines = ()
+        await pilot.pause()
+        assert panel.bpc_plan() is None
+        assert str(panel.border_title).startswith("Bits per character · no evaluations yet")
+
+
+async def test_the_bpc_view_draws_a_bounded_number_of_points():
+    trainer, _ = fixed_run(0)
+    app = PanelHarness(LossCurve, None, RunInfo(corpus=trainer.corpus, hidden_size=trainer.config.hidden_size))
+    async with app.run_test(size=(70, 16)) as pilot:
+        panel = app.panel
+        rng = np.random.default_rng(1)
+        evaluations = tuple(Evaluation(n, 3 + rng.random(), 3.5 + rng.random()) for n in range(20_000))
+        panel.loss = panel.smooth = np.full(20_000, 50.0)
+        panel.evaluations = evaluations
+        panel.view = BPC_VIEW
+        await pilot.pause()
+        plan = panel.bpc_plan()
+        held = np.array([e.val_bpc for e in evaluations])
+        assert len(plan.held_out[0]) <= 2 * panel.n_buckets
+        assert plan.held_out[1].max() == held.max() and plan.held_out[1].min() == held.min()
+        assert panel.series_of(evaluations) is panel.series_of(evaluations)  # arrays made once per tuple
+        await pilot.press("w")
+        plan = panel.bpc_plan()
+        assert plan.first == 20_000 - RECENT and plan.train[0].min() >= 20_000 - RECENT
+
+
+def test_baseline_labels_share_a_row_when_their_lines_do():
+    labels = baseline_labels(((1, 0.0), (2, 0.4), (3, 2.0), (4, 4.0), (5, math.nan)), rows=5, low=0.0, high=4.0)
+    assert labels == [("1,2-gram", pytest.approx(0.2)), ("3-gram", 2.0), ("4-gram", 4.0)]
+    assert baseline_labels(((1, 3.0), (2, 3.0)), rows=1, low=3.0, high=3.0) == [("1,2-gram", 3.0)]
+
+
+def kept_branch(name: str, smooth: np.ndarray, evaluations=()) -> Branch:
+    return Branch(name, None, "", len(smooth) - 1, False, True, smooth, tuple(evaluations))
+
+
+async def test_kept_branches_are_overlaid_with_their_names_and_the_key_hides_them():
+    app, trainer = loss_app(120)
+    async with app.run_test(size=(70, 16)) as pilot:
+        panel = app.panel
+        longer = np.linspace(60.0, 30.0, 200)  # a kept line that went further than the live one
+        shorter = np.linspace(55.0, 50.0, 80)
+        live = Branch("branch 2", 100, "", 119, True, True, None, ())
+        panel.branches = (kept_branch("main", longer), kept_branch("branch 1", shorter), live)
+        await pilot.pause()
+        plan = panel.plan()
+        assert [o.name for o in plan.overlays] == ["main", "branch 1"]
+        assert plan.last == 199  # the range covers the kept line
+        xs, ys = bucket_last(np.arange(200), longer, panel.n_buckets)
+        assert plan.overlays[0].xs.tolist() == xs.tolist() and plan.overlays[0].ys.tolist() == ys.tolist()
+        assert plan.overlays[0].color != plan.overlays[1].color
+        assert "main" in str(panel.border_subtitle) and "branch 1" in str(panel.border_subtitle)
+        await pilot.press("w")  # the last 500 of the live line: the kept curves within it
+        assert panel.plan().last == 119 and panel.plan().overlays[0].xs.max() == 119
+        panel.action_toggle_overlay()
+        await pilot.pause()
+        assert panel.plan().overlays == () and "main" not in str(panel.border_subtitle)
+
+
+async def test_the_bpc_view_in_words():
+    """What the snapshot below shows, in words."""
+    session = eval_session(steps=60, eval_every=5)
+    app = bpc_app(session)
+    async with app.run_test(size=(70, 16)) as pilot:
+        await pilot.pause()
+        text = widget_text(app.panel)
+        assert "Bits per character · all · iter 0–59" in text
+        assert "train held-out k-grams" in text
+        assert "bits/char" in text and "iteration" in text
+        assert "-gram" in text  # the baselines' labels on their lines
+
+
+def test_snapshot_bpc_view(snap_compare):
+    assert snap_compare(bpc_app(eval_session(steps=60, eval_every=5)), terminal_size=(70, 16))

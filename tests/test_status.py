@@ -1,12 +1,16 @@
 """The header line: facts from the record, broken between items, and an honest rate."""
 
 import pytest
-from harness import wait_for, wait_for_run_end, widget_text
+from harness import DebuggerApp, wait_for, wait_for_run_end, widget_text
 from rich.text import Text
+from test_app import main, make_app
+from test_evaluation import plain_nats
+from test_evaluation_screen import eval_session
 
+from rnntui.engine.corpus_pass import LN2
+from rnntui.engine.evaluation import Evaluation
 from rnntui.engine.session import StopCause
-from rnntui.tui.status import SEPARATOR, wrap_items
-from test_app import make_app, main
+from rnntui.tui.status import SEPARATOR, evaluation_variants, wrap_items
 
 
 def test_items_wrap_between_items_never_inside_one():
@@ -78,3 +82,98 @@ async def test_the_header_keeps_its_height_running_and_paused(size):
         heights["paused"] = status.size.height
         assert set(heights.values()) == {2}, heights
         assert screen.query_one("#panels").region.y == 2
+
+
+# --- the latest evaluation ------------------------------------------------------------------------
+
+
+def header_text(app) -> str:
+    return widget_text(main(app).query_one("#status"))
+
+
+async def test_the_header_shows_the_latest_held_out_bpc_and_follows_time_travel():
+    session = eval_session(steps=45)  # evaluated at 0, 20 and 40
+    held_out = session.trainer.held_out_corpus.data
+    bpc = {n: plain_nats(session.params_at(n), held_out) / LN2 for n in (20, 40)}
+    app = DebuggerApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main(app)
+        assert screen.evaluations == session.evaluations
+        assert f"│ held-out {bpc[40]:.3f} bpc @ 40" in header_text(app)
+        for _ in range(10):  # back to iteration 34: the model then had 35 updates, the latest evaluation is 20's
+            await pilot.press("backspace")
+        await wait_for(pilot, lambda: screen.record.iteration == 34, "iteration 34")
+        await pilot.pause()
+        assert f"held-out {bpc[20]:.3f} bpc @ 20" in header_text(app)
+        assert "@ 40" not in header_text(app)
+
+
+async def test_without_a_held_out_part_the_header_shows_the_training_bpc():
+    session = eval_session(steps=25, val_frac=0.0)
+    train = plain_nats(session.params_at(20), session.trainer.corpus.data) / LN2
+    app = DebuggerApp(session)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert f"│ train {train:.3f} bpc @ 20" in header_text(app) and "held-out" not in header_text(app)
+
+
+async def test_no_evaluation_no_figure():
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("space")
+        await pilot.pause()
+        assert "bpc" not in header_text(app)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_header_keeps_two_lines_with_an_evaluation_running_and_paused(size):
+    app = DebuggerApp(eval_session(steps=25, eval_every=5))
+    async with app.run_test(size=size) as pilot:
+        screen = main(app)
+        status = screen.query_one("#status")
+        heights = {"before": status.size.height}
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.rate > 0 and screen.evaluations[-1].iteration > 25, "a later evaluation")
+        await pilot.pause()
+        heights["running"] = status.size.height
+        running = header_text(app)
+        await pilot.press("r")
+        await wait_for_run_end(pilot)
+        await pilot.pause()
+        heights["paused"] = status.size.height
+        assert set(heights.values()) == {2}, heights
+        latest = screen.evaluations[-1]
+        shown = {f"held-out {latest.val_bpc:.3f} bpc @ {latest.iteration:,}", f"held-out {latest.val_bpc:.3f} bpc",
+                 f"val {latest.val_bpc:.3f}"}
+        assert any(form in header_text(app) for form in shown), header_text(app)
+        assert "bpc" in running or "val " in running
+        if size == (120, 40):  # room for the whole form
+            assert f"held-out {latest.val_bpc:.3f} bpc @ {latest.iteration:,}" in header_text(app)
+
+
+async def test_work_going_on_in_the_engine_is_shown_until_it_ends():
+    app = DebuggerApp(eval_session(steps=25))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = main(app)
+        status = screen.query_one("#status")
+        app.controller.mirror.busy = ("evaluating", 3, 10)
+        screen.show_mirror(with_history=False)
+        assert screen.engine_busy == ("evaluating", 3, 10) and status.busy == ("evaluating", 3, 10)
+        assert "· evaluating 30%" in status.render().plain
+        app.controller.mirror.busy = ("evaluating", 10, 10)  # the last word of work that has ended
+        screen.show_mirror(with_history=False)
+        assert screen.engine_busy is None and "evaluating" not in status.render().plain
+        await pilot.pause()
+
+
+def test_evaluation_forms_longest_first():
+    held = Evaluation(1500, 2.0 * LN2, 2.5 * LN2)
+    plain = [t.plain for t in evaluation_variants((held,), None)]
+    assert plain == ["held-out 2.500 bpc @ 1,500", "held-out 2.500 bpc", "val 2.500"]
+    train_only = Evaluation(1500, 2.0 * LN2, None)
+    assert [t.plain for t in evaluation_variants((train_only,), None)][0] == "train 2.000 bpc @ 1,500"
+    busy = [t.plain for t in evaluation_variants((held,), ("evaluating", 1, 4))]
+    assert busy == ["held-out 2.500 bpc @ 1,500 · evaluating 25%", "held-out 2.500 bpc · evaluating 25%",
+                    "val 2.500 · eval 25%"]
+    assert [t.plain for t in evaluation_variants((), ("evaluating", 0, 0))] == ["evaluating …", "eval …"]
+    assert evaluation_variants((), None) == []
