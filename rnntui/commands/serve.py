@@ -2,8 +2,8 @@
 
 textual-serve runs a command for every browser tab that connects and relays
 that process's screen over a websocket. Here the command is this interpreter
-running ``rnntui`` with the FILE and flags given to ``serve``, so each tab
-trains its own model, independently of the others. The flags and the corpus
+running ``rnntui`` with the FILE and flags given to ``serve`` (in the same
+working folder), so each tab trains its own model, independently of the others. The flags and the corpus
 are checked once before listening (a mistake is one line and exit status 2,
 never a page that fails in the browser), and so is the port.
 
@@ -22,7 +22,6 @@ import shlex
 import signal
 import socket
 import sys
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -32,12 +31,11 @@ from textual_serve.server import Server
 from rnntui.cli import (
     EXIT_INTERRUPTED,
     EXIT_OK,
+    SUBCOMMANDS,
     Parser,
     _add_shared_arguments,
     _parse,
     build_session,
-    flag,
-    given_settings,
 )
 from rnntui.engine import RnntuiError
 
@@ -78,28 +76,25 @@ def build_serve_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def app_argv(args: argparse.Namespace) -> list[str]:
-    """The arguments of ``rnntui`` that open the debugger as ``args`` say (paths made absolute).
+def app_argv(argv: list[str]) -> list[str]:
+    """``argv`` less --host and --port: rnntui's own FILE and flags, as given and in order.
 
-    FILE comes last, after ``--``, so a file named like a subcommand or a flag
-    is still read as FILE.
+    ``argv`` must have parsed (so every flag is whole). A FILE first on the line
+    and named like a subcommand (``train``) is written ``./train``, as the
+    README advises, so that the tab's rnntui reads it as FILE.
     """
-    words: list[str] = []
-    for name, value in given_settings(args).items():
-        words += [flag(name), str(value)]
-    words += ["--encoding", args.encoding]
-    if args.resume is not None:
-        words += ["--resume", str(Path(args.resume).absolute())]
-    for text in args.breaks:
-        words += ["--break", text]
-    if args.file is not None:
-        words += ["--", str(Path(args.file).absolute())]
-    return words
+    web_flags = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    web_flags.add_argument("--host")
+    web_flags.add_argument("--port")
+    _, rest = web_flags.parse_known_args(argv)
+    if rest and (rest[0] == "train" or rest[0] in SUBCOMMANDS):
+        rest[0] = f"./{rest[0]}"
+    return rest
 
 
-def tab_command(args: argparse.Namespace) -> str:
+def tab_command(argv: list[str]) -> str:
     """The shell command textual-serve runs for each browser tab (``exec``: no shell stays in between)."""
-    return "exec " + shlex.join([sys.executable, "-m", "rnntui", *app_argv(args)])
+    return "exec " + shlex.join([sys.executable, "-m", "rnntui", *app_argv(argv)])
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -144,7 +139,7 @@ def main(argv: list[str]) -> int:
         print(f"note: {notice}", file=sys.stderr, flush=True)
     del session
     check_port_free(args.host, args.port)
-    return BrowserServer(tab_command(args), args.host, args.port).serve_until_stopped()
+    return BrowserServer(tab_command(argv), args.host, args.port).serve_until_stopped()
 
 
 class BrowserServer(Server):
@@ -154,6 +149,7 @@ class BrowserServer(Server):
     def __init__(self, command: str, host: str, port: int) -> None:
         super().__init__(command, host=host, port=port, title="rnntui")
         self.url = browse_url(host, port)
+        self._listening_url = self.public_url  # for a request that names no usable host
         self._tabs: set[asyncio.Task] = set()  # one websocket handler per open tab
         self._status = EXIT_OK
 
@@ -205,7 +201,7 @@ class BrowserServer(Server):
     async def handle_index(self, request: web.Request) -> web.Response:
         """The page, with its script and websocket addresses on the host and port the browser used
         (an SSH tunnel's local port, a name in a class's network), not the address listened on."""
-        if HOST_HEADER.fullmatch(request.host):
-            # read by the page's rendering below before anything else can run on this loop
-            self.public_url = f"{request.scheme}://{request.host}"
+        used = request.host if HOST_HEADER.fullmatch(request.host) else None
+        # read by the page's rendering below before anything else can run on this loop
+        self.public_url = f"{request.scheme}://{used}" if used else self._listening_url
         return await super().handle_index(request)
