@@ -14,7 +14,8 @@ from textual.widgets import OptionList
 from rnntui.engine import Corpus
 from rnntui.tui import neuron_screen, scale
 from rnntui.tui.glyphs import describe, glyph
-from rnntui.tui.neuron_screen import HIST_BINS, NeuronScreen, NeuronText, TextLayout, line_starts, newline_index
+from rnntui.engine.units import HIST_BINS
+from rnntui.tui.neuron_screen import NeuronScreen, NeuronText, TextLayout, line_starts, newline_index
 
 
 async def open_page(pilot, unit: int) -> NeuronScreen:
@@ -159,20 +160,17 @@ async def test_brackets_move_to_the_next_unit_everywhere():
         assert screen.unit == 3 and app.main.unit == 3
 
 
-async def test_the_histogram_counts_the_visible_values():
+async def test_the_histogram_counts_h_over_the_whole_text():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_page(pilot, 7)
-        view = screen.query_one(NeuronText)
         hs, _, _ = oracle_pass(app.session.trainer.params, app.session.trainer.corpus.data)
-        rows = plain_rows(BRACKETS, view.scrollable_content_region.width)
-        start, stop = rows[0][0], rows[view.scrollable_content_region.height - 1][1]
         counts = [0] * HIST_BINS
-        for value in hs[start:stop, 7]:
-            counts[min(int((value + 1) / 2 * HIST_BINS), HIST_BINS - 1)] += 1
+        for value in hs[:, 7]:
+            counts[min(max(int(np.floor((value + 1) * (HIST_BINS / 2))), 0), HIST_BINS - 1)] += 1
         region = screen.query_one("#histogram").region
         lines = [line[region.x + 1 : region.right - 1] for line in screen_lines(app)[region.y : region.bottom]]
-        assert lines[0].startswith(f"histogram of h over the visible text only ({stop - start:,} chars)")
+        assert lines[0].startswith(f"histogram of h over the text ({len(hs):,} characters)")
         top_row = lines[1]
         full = [i for i in range(HIST_BINS) if top_row[2 * i : 2 * i + 2] == "██"]
         assert full == [i for i, c in enumerate(counts) if c == max(counts)]

@@ -9,7 +9,7 @@ from test_corpus_pass import oracle_pass
 
 from rnntui.engine import Corpus
 from rnntui.engine.corpus_pass import run_pass
-from rnntui.engine.units import Moments, UnitTracker, context, unit_contexts
+from rnntui.engine.units import HIST_BINS, Moments, UnitTracker, context, unit_contexts
 
 
 def test_moments_equal_numpy_over_uneven_batches():
@@ -125,3 +125,20 @@ def test_unit_contexts_list_the_top_positions_with_their_text():
     assert np.allclose([p.activation for p in contexts.negative], values, atol=1e-9)
     assert [p.context for p in contexts.negative] == [context(corpus, int(p)) for p in positions]
     assert contexts.unit == 4 and len(contexts.positive) == 3
+
+
+def test_each_units_histogram_counts_h_over_the_whole_text_in_bins_of_minus_one_to_one():
+    rng = np.random.default_rng(5)
+    params = {"Wxh": rng.standard_normal((5, 4)) * 2, "Whh": rng.standard_normal((5, 5)), "Why": rng.standard_normal((4, 5)),
+              "bh": rng.standard_normal(5), "by": np.zeros(4)}
+    data = rng.integers(0, 4, 3000)
+    tracker, moments = UnitTracker(5), Moments(5)
+    run_pass(params, data, [tracker, lambda chunk: moments.add(chunk.hs)], chunk_size=128)
+    stats = tracker.finish(moments)
+    h = np.zeros(5)
+    expected = np.zeros((5, HIST_BINS), dtype=int)
+    for x in data:  # the plain loop, binned by hand
+        h = np.tanh(params["Wxh"][:, x] + params["Whh"] @ h + params["bh"])
+        for u in range(5):
+            expected[u, min(max(int(np.floor((h[u] + 1) * (HIST_BINS / 2))), 0), HIST_BINS - 1)] += 1
+    assert np.array_equal(stats.histogram, expected) and stats.histogram.sum() == 5 * len(data)

@@ -25,6 +25,7 @@ from .record import frozen
 SATURATION = 0.95  # |h| above this counts as saturated (tanh's gradient 1 - h^2 is below 0.1 there)
 DEAD_STD = 0.01  # a unit whose h_t varies less than this over the text is dead
 TOP_K = 10  # positions kept per unit and direction
+HIST_BINS = 20  # bins of each unit's histogram of h over the text, across [-1, 1]
 CONTEXT_RADIUS = 20  # characters shown on each side of a position
 CONTEXT_MARKS = ("⟦", "⟧")  # around the character at the position (not brackets a text is likely to use)
 _VISIBLE = str.maketrans({"\n": "⏎", "\r": "␍", "\t": "⇥"})  # control characters that would break a line
@@ -177,6 +178,7 @@ class UnitStats:
     top_values: np.ndarray  # (H, k) their values
     bottom_positions: np.ndarray  # (H, k) positions of the smallest h_t[u]
     bottom_values: np.ndarray  # (H, k) their values
+    histogram: np.ndarray  # (H, HIST_BINS) how many t had h_t[u] in each bin of [-1, 1] (h = 1 in the last)
 
     @property
     def hidden_size(self) -> int:
@@ -225,11 +227,21 @@ class UnitTracker:
         self.top_pos = np.full((H, K), -1, dtype=np.int64)
         self.neg_vals = np.full((H, K), -np.inf)  # (H, K) largest -h
         self.neg_pos = np.full((H, K), -1, dtype=np.int64)
+        self.hist = np.zeros((H, HIST_BINS), dtype=np.int64)
+        self._bin_base = HIST_BINS * np.arange(H)  # (H,) where each unit's bins start in a flat count
 
     def __call__(self, chunk: Chunk) -> None:
         track_chunk(chunk.hs, chunk.start, SATURATION, self.low, self.high, self.mins, self.maxs,
                     self.top_vals, self.top_pos, self.neg_vals, self.neg_pos)
+        self._count_bins(chunk.hs)
         self.chars += len(chunk.hs)
+
+    def _count_bins(self, hs: np.ndarray) -> None:
+        """Add the chunk's h (n, H) to each unit's histogram (a diverged NaN is counted nowhere)."""
+        finite = np.isfinite(hs)
+        bins = np.clip(np.floor((np.where(finite, hs, 0.0) + 1.0) * (HIST_BINS / 2)), 0, HIST_BINS - 1)
+        flat = (bins.astype(np.int64) + self._bin_base)[finite]
+        self.hist += np.bincount(flat, minlength=self.hist.size).reshape(self.hist.shape)
 
     def finish(self, moments: Moments) -> UnitStats:
         """The record, with mean and std from ``moments`` (its first H columns are the units)."""
@@ -247,6 +259,7 @@ class UnitTracker:
             top_values=frozen(self.top_vals[:, :k].copy()),
             bottom_positions=frozen(self.neg_pos[:, :k].copy()),
             bottom_values=frozen(-self.neg_vals[:, :k]),
+            histogram=frozen(self.hist.copy()),
         )
 
 

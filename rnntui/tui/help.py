@@ -132,7 +132,7 @@ h after reading it (blue −1, white 0, red +1), scrollable; only the visible ro
 recomputed, exactly, from states the pass kept. The cursor (arrows, page up/down,
 home/end, a click) shows h, the five likeliest next characters and the target. Beside
 it: the unit's mean, std, range and saturation, r with every feature and the unit's
-rank by |r|, a histogram of h over the visible text, and the top 10 most positive and
+rank by |r|, a histogram of h over the whole text, and the top 10 most positive and
 most negative positions in the whole text with 20 characters either side (enter on
 one moves the text there). [ and ] go to the previous and next unit (in the table's
 order when opened from it).

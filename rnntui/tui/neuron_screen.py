@@ -6,7 +6,7 @@ text: the visible rows (and a margin around them) are recomputed exactly from
 the pass's kept states (``recompute``), so any text length scrolls at the same
 cost. A cursor on a character shows h, the five likeliest next characters and
 the target. Beside the text: the unit's statistics, r with every feature, a
-histogram of h over the visible text, and its strongest contexts in both
+histogram of h over the whole text, and its strongest contexts in both
 directions (enter on one moves the text there). ``[`` and ``]`` go to the
 previous and next unit.
 """
@@ -32,7 +32,7 @@ from textual.widgets.option_list import Option
 
 from ..engine.corpus import Corpus
 from ..engine.corpus_pass import PassResult, Region, recompute
-from ..engine.units import CONTEXT_MARKS, SATURATION, TopPosition, unit_contexts
+from ..engine.units import CONTEXT_MARKS, HIST_BINS, SATURATION, TopPosition, unit_contexts
 from . import scale
 from .analysis_actions import AnalysisScreen, AnalysisStore, Computed
 from .glyphs import describe, glyph
@@ -42,7 +42,6 @@ TOP_NEXT = 5  # likeliest next characters shown at the cursor
 MAX_LINES = 1_000_000  # a text with more lines is wrapped at the width only (the line index costs 16 bytes a line)
 SCAN = 1 << 24  # characters searched for newlines at a time
 MIN_MARGIN = 1024  # characters recomputed beyond the visible text on each side, at least
-HIST_BINS = 20  # histogram bins across [-1, 1]
 HIST_ROWS = 4  # text rows of the histogram's bars
 BARS = " ▁▂▃▄▅▆▇█"  # eighths of a row
 FEATURE_WIDTH = 12  # characters of a feature's name in the facts (a long regex is cut)
@@ -273,10 +272,9 @@ class NeuronText(ScrollView, can_focus=True):
 
 
 # --- the side panel ---------------------------------------------------------------------
-def histogram_lines(values: np.ndarray, rows: int = HIST_ROWS) -> list[Text]:
-    """Bars of the counts of ``values`` in HIST_BINS bins over [-1, 1], each bin two columns in its colour,
-    then the axis."""
-    counts, edges = np.histogram(np.clip(values, -1.0, 1.0), bins=HIST_BINS, range=(-1.0, 1.0))
+def histogram_lines(counts: np.ndarray, rows: int = HIST_ROWS) -> list[Text]:
+    """Bars of ``counts`` in HIST_BINS bins over [-1, 1], each bin two columns in its colour, then the axis."""
+    edges = np.linspace(-1.0, 1.0, HIST_BINS + 1)
     eighths = np.zeros(HIST_BINS, dtype=int) if not counts.max(initial=0) else np.round(counts / counts.max() * rows * 8)
     centres = (edges[:-1] + edges[1:]) / 2
     lines = []
@@ -438,6 +436,10 @@ class NeuronScreen(AnalysisScreen):
         text.border_title = f"{computed.text.name} · unit {self.unit} (h after each character)"
         text.show(computed, self.unit)
         self.query_one("#facts", Static).update(facts_text(computed, self.unit, 1 if self.has_class("narrow") else 2))
+        analysis = computed.analysis
+        lines = [Text(f"histogram of h over the text ({analysis.chars:,} characters)", style="dim"),
+                 *histogram_lines(analysis.units.histogram[self.unit])]
+        self.query_one("#histogram", Static).update(Text("\n").join(lines))
         self._fill_contexts(computed)
         self._update_title()
 
@@ -453,15 +455,10 @@ class NeuronScreen(AnalysisScreen):
 
     @on(NeuronText.Moved)
     def _moved(self) -> None:
-        """The cursor line and the histogram follow the text view."""
+        """The cursor line follows the text view."""
         text = self.query_one(NeuronText)
         if text.wrap is None:
             return
-        start, stop = text.visible_span()
-        values = text.values(start, stop)
-        lines = [Text(f"histogram of h over the visible text only ({stop - start:,} chars)", style="dim"),
-                 *histogram_lines(values)]
-        self.query_one("#histogram", Static).update(Text("\n").join(lines))
         self.query_one("#cursor", Static).update(self.cursor_text(text))
 
     def cursor_text(self, view: NeuronText) -> Text:
