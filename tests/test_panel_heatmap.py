@@ -15,7 +15,8 @@ from rnntui.engine import Config, Corpus, Trainer
 from rnntui.tui import scale
 from rnntui.tui.base import RunInfo
 from rnntui.tui.glyphs import glyph
-from rnntui.tui.heatmap import PREV, PREV_LABEL, SATURATION, Heatmap, RowOrder
+from rnntui.engine.units import SATURATION
+from rnntui.tui.heatmap import PREV, PREV_LABEL, Heatmap, RowOrder
 from rnntui.tui.messages import CursorMoved, UnitSelected
 
 SMALL = (80, 20)  # the harness run (H=16, T=12) fits whole

@@ -26,7 +26,7 @@ from .errors import RnntuiError
 from .evaluation import Evaluation
 from .model import PARAM_NAMES
 from .record import StepRecord
-from .units import SATURATION
+from .units import SATURATION, saturated_fraction
 
 VALID_FORMS = (
     "nan | clip | clip PARAM > F | loss > X | spike > K | smooth < X | iter == N | every N "
@@ -335,9 +335,7 @@ def _check_every(bp: Breakpoint, r: StepRecord) -> str | None:
 
 def saturation(record: StepRecord) -> float:
     """Fraction of the window's T x H hidden activations with |h| > SATURATION."""
-    if record.hs.size == 0:
-        return 0.0
-    return float(np.mean(np.abs(record.hs) > SATURATION))
+    return saturated_fraction(record.hs)
 
 
 def _check_saturation(bp: Breakpoint, r: StepRecord) -> str | None:

@@ -263,6 +263,12 @@ class UnitTracker:
         )
 
 
+def saturated_fraction(values: np.ndarray) -> float:
+    """The fraction of ``values`` (hidden activations) with |h| > SATURATION (0 for none)."""
+    values = np.asarray(values)
+    return float(np.mean(np.abs(values) > SATURATION)) if values.size else 0.0
+
+
 # --- contexts ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TopPosition:

@@ -23,6 +23,7 @@ from textual import events
 from textual.binding import Binding
 
 from ..engine import StepRecord
+from ..engine.units import saturated_fraction
 from . import scale
 from .base import Panel
 from .glyphs import glyph
@@ -30,7 +31,6 @@ from .messages import CursorMoved, UnitSelected
 
 PREV = -1  # column index of hprev
 PREV_LABEL = "h₋₁"
-SATURATION = 0.95  # |h| above this counts as saturated
 LEGEND_STEPS = 11  # swatches in the legend, from -1 to +1
 WHEEL_ROWS = 3  # rows scrolled per mouse wheel notch
 MIN_ROWS = 4  # unit rows kept in a short panel by giving up the colour key and the window statistics
@@ -91,7 +91,7 @@ def detail_lines(record: StepRecord, unit: int, column: int) -> tuple[str, str]:
     """The cursor's value, then the unit's min/mean/max and saturated fraction over the window."""
     series = record.hs[:, unit]
     value = record.hprev[unit] if column == PREV else record.hs[column, unit]
-    saturated = float(np.mean(np.abs(series) > SATURATION))
+    saturated = saturated_fraction(series)
     return format_detail(unit, column, value, (series.min(), series.mean(), series.max()), saturated)
 
 
