@@ -35,20 +35,26 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Label, OptionList, ProgressBar, Static, TabbedContent, TabPane
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Label,
+    OptionList,
+    ProgressBar,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from ..engine import RnntuiError, StepRecord
 from ..engine.control import Controller, EngineLost, JobStatus
 from ..engine.jobs import CorpusScan, CorpusScanJob, WhatIfJob, WhatIfResult
 from ..engine.whatif import (
     CHAR_FORMS,
-    ClampUnit,
     EditChar,
-    FlipUnit,
     WhatIfDiff,
     WhatIfError,
     ZeroHprev,
-    ZeroUnit,
     char_spec,
     parse_ablate,
     parse_clamp,
@@ -372,6 +378,12 @@ class WhatIfScreen(Screen):
     WhatIfScreen.scanning #corpus-progress {
         display: block;
     }
+    WhatIfScreen #corpus-progress ProgressBar {
+        width: 27;
+    }
+    WhatIfScreen #corpus-progress Bar {
+        width: 20;
+    }
     WhatIfScreen #corpus-progress Label {
         width: 1fr;
         padding-left: 1;
@@ -479,6 +491,16 @@ class WhatIfScreen(Screen):
         self.set_class(height < COMPACT, "compact")
 
     # --- the jobs ------------------------------------------------------------------------
+    @property
+    def computing(self) -> bool:
+        """A what-if runs or is due: ``result`` may not be of the current interventions yet."""
+        return self._whatif.running or self._again
+
+    @property
+    def scanning(self) -> bool:
+        """The scan of the whole text runs."""
+        return self._corpus.running
+
     def recompute(self) -> None:
         """Run the what-if for the current interventions, cursor and other iteration (once more
         after the running one, when one runs)."""
@@ -530,7 +552,7 @@ class WhatIfScreen(Screen):
         bar = self.query_one(ProgressBar)
         bar.update(total=status.total or None, progress=status.done)
         count = f"unit {status.done + 1:,} of {status.total:,}" if status.total else "starting"
-        self.query_one("#corpus-progress Label", Label).update(f"zeroing {count} · escape cancels")
+        self.query_one("#corpus-progress Label", Label).update(f"{count} · escape cancels")
 
     # --- drawing ---------------------------------------------------------------------------
     def show(self, result: WhatIfResult) -> None:
@@ -578,10 +600,10 @@ class WhatIfScreen(Screen):
         if self.changes:
             listing.highlighted = min(highlighted if highlighted is not None else 0, len(self.changes) - 1)
         listing.display = bool(self.changes)
-        caption = ("interventions" if self.changes else
-                   "no interventions yet: e edits a character, z / p the carried state; a zeros, c clamps, "
-                   "f flips a unit")
-        self.query_one("#changes-caption", Label).update(caption)
+        caption = self.query_one("#changes-caption", Label)
+        caption.display = not self.changes  # the list speaks for itself
+        caption.update("no interventions yet: e edits a character, z / p the carried state; a zeros, c clamps, "
+                       "f flips a unit")
         self._show_head()
 
     def _show_steps(self, selector: str, diff: WhatIfDiff) -> None:
@@ -694,8 +716,10 @@ class WhatIfScreen(Screen):
     # --- the cursor and the unit -----------------------------------------------------------
     @on(DataTable.RowHighlighted, "#steps, #across-steps")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The user moved a step table's row: the cursor follows. (Moves of a table without the focus
+        are the screen's own: its first row appearing, or following the other table.)"""
         t = event.cursor_row
-        if t == self.cursor_t:
+        if t == self.cursor_t or not event.data_table.has_focus:
             return
         self.cursor_t = t
         for selector in ("#steps", "#across-steps"):
