@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import HARNESS_TEXT, PanelHarness, fixed_run
+from harness import HARNESS_TEXT, PanelHarness, fixed_run, harness_for
 from rich.cells import cell_len
 from textual import events
 from textual.geometry import Region
@@ -559,3 +559,21 @@ async def test_up_and_down_on_the_screen_follow_the_heatmaps_row_order():
         screen.query_one(Heatmap).arrange(order=None)
         await pilot.press("down")
         assert screen.unit == order[4] + 1
+
+
+async def test_without_colour_each_cell_shows_its_value_as_a_bar_so_the_sign_stays_readable(monkeypatch):
+    from rnntui.tui.scale import level_glyph
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = harness_for(Heatmap)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.no_color
+        panel, rec = app.panel, app.panel.record
+        text = "\n".join(strip.text for strip in panel.render_lines(panel.region.reset_offset))
+        row = next(line for line in text.splitlines() if line.startswith("│  1 "))  # unit 1's row
+        hprev_cell, grid = row[5:7], row[8:].rstrip(" │")
+        cells = [grid[i : i + 2] for i in range(0, len(grid), 2)]
+        assert hprev_cell == level_glyph(rec.hprev[1]) * 2
+        assert cells == [level_glyph(v) * 2 for v in rec.hs[: len(cells), 1]] and len(cells) == rec.seq_length
+    assert level_glyph(-1.0) == "▁" and level_glyph(1.0) == "█" and level_glyph(-0.9) != level_glyph(0.9)

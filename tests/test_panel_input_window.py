@@ -276,3 +276,22 @@ async def test_the_detail_line_shows_a_wide_character_as_itself_with_its_code_po
         x, y = vocab[int(rec.inputs[1])], vocab[int(rec.targets[1])]
         text = plain_text(panel)
         assert f"{x}→{y} (U+{ord(x):04X}→U+{ord(y):04X})" in text or f"input '{x}' U+{ord(x):04X}" in text
+
+
+async def test_without_colour_the_units_values_show_as_bars_under_the_inputs(monkeypatch):
+    from rnntui.tui.scale import level_glyph
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = fixed_app(5, unit=3)
+    async with app.run_test(size=(100, 12)) as pilot:
+        app.panel.color_unit = 3
+        await pilot.pause()
+        panel, rec = app.panel, app.panel.record
+        lines = plain_text(panel).splitlines()
+        levels = next(line for line in lines if line.startswith("h "))
+        inputs = next(line for line in lines if line.startswith("in "))
+        start = first_glyph_column(panel, "in")
+        bars = levels[start : start + rec.seq_length]
+        assert bars == "".join(level_glyph(float(v)) for v in rec.hs[:, 3])
+        assert len(inputs) >= start + rec.seq_length
+        assert "unit 3: h after each input as bar height" in plain_text(panel)

@@ -111,8 +111,13 @@ def longest_detail(units: int, steps: int) -> int:
     return max(len(head) + 2 + len(stats) for head, stats in widest)
 
 
-def cell(value: float, here: bool, width: int) -> tuple[str, Style]:
-    """A coloured cell ``width`` wide as a (text, style) token; the cursor's cell is marked."""
+def cell(value: float, here: bool, width: int, plain: bool = False) -> tuple[str, Style]:
+    """A coloured cell ``width`` wide as a (text, style) token; the cursor's cell is marked.
+
+    ``plain`` (no colour): the value's bar glyph fills the cell instead, the cursor's reversed.
+    """
+    if plain:
+        return scale.level_glyph(value) * width, CHOSEN if here else PLAIN
     return (CURSOR[width] if here else " " * width), scale.cell_style(value, bold=here)
 
 
@@ -121,14 +126,21 @@ def _halves_style(upper: int, lower: int | None) -> Style:
     return Style(color=scale.color_for_level(upper), bgcolor=None if lower is None else scale.color_for_level(lower))
 
 
-def halves(upper: float, lower: float | None, width: int) -> tuple[str, Style]:
+def halves(upper: float, lower: float | None, width: int, plain: bool = False) -> tuple[str, Style]:
     """A cell holding two units as a (text, style) token: ``upper`` colours its upper half, ``lower``
-    (None: no unit, the last row of an odd count) its lower half."""
+    (None: no unit, the last row of an odd count) its lower half.
+
+    ``plain`` (no colour): the upper unit's bar glyph, then the lower's (a cell one wide shows the upper's).
+    """
+    if plain:
+        text = scale.level_glyph(upper) + (" " if lower is None else scale.level_glyph(lower))
+        return text[:width], PLAIN
     return HALVES * width, _halves_style(scale.level(upper), None if lower is None else scale.level(lower))
 
 
 DIM = Style(dim=True)
 CHOSEN = Style(bold=True, reverse=True)
+PLAIN = Style()
 SPACE = Segment(" ")
 
 
@@ -192,6 +204,11 @@ class Heatmap(Panel):
             self.order = order if order is None or len(order.units) == self.info.hidden_size else None
         self._follow = True
         self.refresh()
+
+    @property
+    def plain(self) -> bool:
+        """Draw values as bar glyphs: the terminal shows no colour (NO_COLOR), so a colour would not tell -1 from +1."""
+        return bool(getattr(self.app, "no_color", False))
 
     @property
     def slots(self) -> tuple[int, ...] | range:
@@ -391,7 +408,7 @@ class Heatmap(Panel):
         label = Segment(f"{unit:>{geom.label_w}}", CHOSEN if here is not None else DIM)
         columns = [PREV, *range(geom.left, geom.left + geom.cols)]
         values = [record.hprev[unit], *record.hs[geom.left : geom.left + geom.cols, unit].tolist()]
-        cells = [Segment(*cell(v, c == here, geom.cell_w)) for c, v in zip(columns, values)]
+        cells = [Segment(*cell(v, c == here, geom.cell_w, self.plain)) for c, v in zip(columns, values)]
         return [label, SPACE, cells[0], SPACE, *cells[1:]]
 
     def _pair_row(self, record: StepRecord, geom: Geometry, units: tuple[int, ...]) -> list[Segment]:
@@ -412,16 +429,16 @@ class Heatmap(Panel):
         cells = []
         for c, upper, lower in zip(columns, *series):
             if chosen is not None and c == self.column:
-                cells.append(Segment(*cell(upper if chosen == units[0] else lower, True, geom.cell_w)))
+                cells.append(Segment(*cell(upper if chosen == units[0] else lower, True, geom.cell_w, self.plain)))
             else:
-                cells.append(Segment(*halves(upper, lower, geom.cell_w)))
+                cells.append(Segment(*halves(upper, lower, geom.cell_w, self.plain)))
         return [label, mark, cells[0], SPACE, *cells[1:]]
 
     def _legend(self, record: StepRecord, geom: Geometry) -> Text:
         """The colour scale from -1 to +1, then which units and steps are in view."""
         text = Text("-1 ", "dim")
         for value in np.linspace(-1.0, 1.0, LEGEND_STEPS):
-            text.append(" ", scale.cell_style(value))
+            text.append(*((scale.level_glyph(value),) if self.plain else (" ", scale.cell_style(value))))
         return text.append(" +1  ", "dim").append_text(self._in_view(record, geom))
 
     def _rows_in_view(self, first: int, last: int) -> str:

@@ -62,13 +62,20 @@ def plan_view(total: int, width: int, cursor: int, scroll: int, before: int, aft
     return View(keep_visible(scroll, cursor, total, visible), visible, LABEL_WIDTH)
 
 
-ROW_ORDER = ("context", "in", "out", "marker", "detail", "status", "legend")  # top to bottom
-ROW_PRIORITY = ("in", "out", "detail", "status", "context", "legend", "marker")  # kept first when short
+ROW_ORDER = ("context", "in", "levels", "out", "marker", "detail", "status", "legend")  # top to bottom
+ROW_PRIORITY = ("in", "out", "levels", "detail", "status", "context", "legend", "marker")  # kept first when short
 
 
-def choose_rows(height: int, coloured: bool) -> list[str]:
-    """The rows that fit in ``height`` lines, in drawing order (the legend only when coloured)."""
-    wanted = [name for name in ROW_PRIORITY if coloured or name != "legend"][:height]
+def choose_rows(height: int, coloured: bool, plain: bool = False) -> list[str]:
+    """The rows that fit in ``height`` lines, in drawing order.
+
+    The legend only when coloured by a unit; the unit's values as bar glyphs
+    ("levels") only when coloured and the terminal shows no colour.
+    """
+    def wanted_row(name: str) -> bool:
+        return {"legend": coloured, "levels": coloured and plain}.get(name, True)
+
+    wanted = [name for name in ROW_PRIORITY if wanted_row(name)][:height]
     return [name for name in ROW_ORDER if name in wanted]
 
 
@@ -163,15 +170,17 @@ class InputWindow(Panel):
         view = plan_view(rec.seq_length, width, t, self._scroll, rec.position, after)
         self._scroll = view.first
         unit = self._colour_unit(rec)
-        shown = choose_rows(height, coloured=unit is not None)
+        plain = bool(getattr(self.app, "no_color", False))
+        shown = choose_rows(height, coloured=unit is not None, plain=plain)
         rows = {
             "context": lambda: self._context_row(rec, view, t, width),
             "in": lambda: self._timestep_row("in", rec.inputs, rec, view, t, unit),
             "out": lambda: self._timestep_row("out", rec.targets, rec, view, t, None),
+            "levels": lambda: self._levels_row(rec, view, t, unit),
             "marker": lambda: Text(" " * (view.col + t - view.first) + "^", style="bold"),
             "detail": lambda: self._detail_row(rec, t, width, mark_reset="status" not in shown),
             "status": lambda: self._status_row(rec),
-            "legend": lambda: self._legend_row(unit),
+            "legend": lambda: self._legend_row(unit, plain),
         }
         lines = []
         for number, name in enumerate(shown):
@@ -203,6 +212,14 @@ class InputWindow(Panel):
             row.append(ch, style)
         if view.first + view.visible < rec.seq_length:
             row.append("›", LABEL)
+        return row
+
+    def _levels_row(self, rec: StepRecord, view: View, t: int, unit: int) -> Text:
+        """The unit's h after each input as a bar glyph (for a terminal without colour), aligned with the inputs."""
+        row = Text()
+        row.append("h".ljust(view.col), LABEL)
+        for k in range(view.first, view.first + view.visible):
+            row.append(scale.level_glyph(float(rec.hs[k, unit])), CURSOR if k == t else Style())
         return row
 
     def _context_row(self, rec: StepRecord, view: View, t: int, width: int) -> Text:
@@ -240,8 +257,10 @@ class InputWindow(Panel):
         row.append(f"p={rec.position}/{len(self.info.corpus)}  T={rec.seq_length}  iter {rec.iteration}")
         return row
 
-    def _legend_row(self, unit: int) -> Text:
+    def _legend_row(self, unit: int, plain: bool = False) -> Text:
         """What the input colours mean."""
+        if plain:
+            return Text(f"unit {unit}: h after each input as bar height, ▁ -1 … ▄ 0 … █ +1")
         row = Text(f"coloured by unit {unit} (h after each input; ")
         row.append("blue -1", scale.cell_style(-1.0))
         row.append(" … ")

@@ -1,4 +1,10 @@
-"""The fixed diverging colour scale for activations in [-1, 1]."""
+"""The fixed diverging colour scale for activations in [-1, 1], and its stand-in without colour.
+
+With NO_COLOR set, Textual draws in greys, where -1 and +1 look alike. Cells
+that carry a value then show :func:`level_glyph` instead: a bar whose height
+goes from the lowest (-1) through the middle (0) to full (+1), so sign and size
+stay readable.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ NEG = (33, 102, 172)  # blue at -1
 MID = (247, 247, 247)  # near-white at 0
 POS = (178, 24, 43)  # red at +1
 LEVELS = 21  # quantisation steps across [-1, 1], so styles can be cached
+GLYPH_LEVELS = "▁▂▃▄▅▆▇█"  # -1 (lowest) .. +1 (full), for drawing without colour
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], f: float) -> tuple[int, int, int]:
@@ -48,3 +55,11 @@ def _cell_style(lv: int, bold: bool) -> Style:
 def cell_style(value: float, bold: bool = False) -> Style:
     """Background from the scale with a readable foreground."""
     return _cell_style(level(value), bold)
+
+
+def level_glyph(value: float) -> str:
+    """One cell whose bar height shows ``value`` from -1 (lowest) to +1 (full); ``?`` for NaN."""
+    if value != value:
+        return "?"
+    v = min(1.0, max(-1.0, float(value)))
+    return GLYPH_LEVELS[min(int((v + 1.0) / 2.0 * len(GLYPH_LEVELS)), len(GLYPH_LEVELS) - 1)]
