@@ -74,8 +74,8 @@ def expected_example_lines(example) -> list[str]:
     top = "   ".join(f"{in_quotes(ch)} {p:.4f}" for ch, p in example.top)
     return [
         glyphs(example.context) + glyph(example.target),
-        f"target {in_quotes(example.target)}  RNN p {example.p:.4f}  ·  best k-gram (k = {example.ngram_order}) "
-        f"p {example.ngram_p:.4f}",
+        (f"target {in_quotes(example.target)}  RNN p {example.p:.4f}  ·  best k-gram (k = {example.ngram_order}) "
+         f"p {example.ngram_p:.4f}"),
         f"RNN's top guesses: {top}",
     ]
 
@@ -255,7 +255,7 @@ async def test_the_screen_in_words():
         text = "\n".join(screen_lines(app))
         e = expected.evaluation
         assert "Evaluation: bits per character, k-gram baselines, error breakdown" in text
-        assert f"train {e.train_bpc:.3f} bpc  ·  held-out {e.val_bpc:.3f} bpc" in text
+        assert f"train {e.train_bpc:.3f} bpc · held-out {e.val_bpc:.3f} bpc" in text
         for k, v in expected.baselines.items():
             assert f"{k}-gram  {v:.3f}" in text
         assert "word start · example 2 of" in text

@@ -284,7 +284,7 @@ async def test_the_bpc_view_plots_the_evaluations_and_the_baselines(monkeypatch)
         assert plan.baselines == tuple(sorted(expected_baselines.items()))
         assert (plan.first, plan.last, plan.ylabel) == (0, 59, "bits/char")
         plotted = [args for name, args in calls if name == "plot"]
-        for k, value in expected_baselines.items():  # a horizontal line across the range for each k
+        for value in expected_baselines.values():  # a horizontal line across the range for each k
             assert ([0, 59], [value, value]) in plotted
         assert (its, train) in plotted and (its, held) in plotted
         dots = [args for name, args in calls if name == "scatter"]
@@ -347,7 +347,7 @@ def kept_branch(name: str, smooth: np.ndarray, evaluations=()) -> Branch:
 
 
 async def test_kept_branches_are_overlaid_with_their_names_and_the_key_hides_them():
-    app, trainer = loss_app(120)
+    app, _ = loss_app(120)
     async with app.run_test(size=(70, 16)) as pilot:
         panel = app.panel
         longer = np.linspace(60.0, 30.0, 200)  # a kept line that went further than the live one

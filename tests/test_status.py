@@ -171,9 +171,32 @@ def test_evaluation_forms_longest_first():
     plain = [t.plain for t in evaluation_variants((held,), None)]
     assert plain == ["held-out 2.500 bpc @ 1,500", "held-out 2.500 bpc", "val 2.500"]
     train_only = Evaluation(1500, 2.0 * LN2, None)
-    assert [t.plain for t in evaluation_variants((train_only,), None)][0] == "train 2.000 bpc @ 1,500"
+    assert evaluation_variants((train_only,), None)[0].plain == "train 2.000 bpc @ 1,500"
     busy = [t.plain for t in evaluation_variants((held,), ("evaluating", 1, 4))]
     assert busy == ["held-out 2.500 bpc @ 1,500 · evaluating 25%", "held-out 2.500 bpc · evaluating 25%",
                     "val 2.500 · eval 25%"]
     assert [t.plain for t in evaluation_variants((), ("evaluating", 0, 0))] == ["evaluating …", "eval …"]
     assert evaluation_variants((), None) == []
+
+
+async def run_a_while(pilot) -> None:
+    """r, until the rate is measured, and r again (the run has ended when this returns)."""
+    await pilot.press("r")
+    await wait_for(pilot, lambda: main(pilot.app).rate > 0, "a measured rate")
+    await pilot.press("r")
+    await wait_for_run_end(pilot)
+
+
+async def test_paused_in_the_past_the_last_runs_rate_gives_way_on_a_narrow_header():
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await run_a_while(pilot)
+        screen = main(app)
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: screen.state.in_the_past, "going back")
+        await pilot.pause()
+        await pilot.pause()
+        first, second = header_text(app).splitlines()
+        assert first.startswith(f" ⏸ paused in the past (furthest {screen.state.furthest:,})")
+        assert "last run" not in first and second.startswith(f" iter {screen.record.iteration:,}")
+        assert screen.query_one("#status").size.height == 2

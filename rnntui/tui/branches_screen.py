@@ -22,7 +22,7 @@ from ..engine.timeline import KEPT_BUDGET_BYTES
 from .dialogs import modal_box_css
 
 REFRESH_S = 0.5  # how often the list follows the live line's progress
-COLUMNS = ("branch", "from", "change", "furthest", "latest bpc", "state")
+COLUMNS = ("branch", "state", "from", "furthest", "latest bpc", "change")  # the change last: it may be long
 LIVE, KEPT, CURVES_ONLY = "live", "kept", "curves only"
 BUDGET_NOTE = (
     f"Kept branches hold at most {KEPT_BUDGET_BYTES / 2**20:g} MiB together (their own snapshots and "
@@ -52,8 +52,8 @@ def branch_row(branch: Branch, mirror: Mirror) -> tuple[str, ...]:
         furthest = mirror.furthest
         evaluations = max(evaluations, mirror.evaluations, key=lambda es: es[-1].iteration if es else -1)
     start = "the start" if branch.forked_at is None else f"iter {max(branch.forked_at - 1, 0):,}"
-    return (branch.name, start, branch.change or "—", f"{furthest:,}" if furthest >= 0 else "—",
-            latest_bpc(evaluations), branch_state(branch))
+    return (branch.name, branch_state(branch), start, f"{furthest:,}" if furthest >= 0 else "—",
+            latest_bpc(evaluations), branch.change or "—")
 
 
 class BranchesScreen(ModalScreen[str | None]):

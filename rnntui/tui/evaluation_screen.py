@@ -16,7 +16,8 @@ main screen's evaluation actions as well.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -131,11 +132,11 @@ def rnn_bpc(report: EvaluationReport) -> float:
 def figures_text(report: EvaluationReport) -> Text:
     """The evaluation's figures and what the baselines and the breakdown score."""
     e, breakdown = report.evaluation, report.breakdown
-    text = Text.assemble(("after ", "dim"), (f"{e.iteration:,}", "bold"), (" updates:  ", "dim"),
+    text = Text.assemble(("after ", "dim"), (f"{e.iteration:,}", "bold"), (" updates: ", "dim"),
                          "train ", (f"{e.train_bpc:.3f}", "bold"), " bpc")
     if e.val_bpc is not None:
-        text.append_text(Text.assemble("  ·  held-out ", (f"{e.val_bpc:.3f}", "bold"), " bpc",
-                                       "  ·  gap ", (f"{e.gap:+.3f}", "bold"), " bpc"))
+        text.append_text(Text.assemble(" · held-out ", (f"{e.val_bpc:.3f}", "bold"), " bpc",
+                                       " · gap ", (f"{e.gap:+.3f}", "bold"), " bpc"))
         scored = f"on the held-out text ({report.scored_chars:,} characters); k-gram models fitted on the training part"
     else:
         scored = (f"in sample on the training text ({report.scored_chars:,} characters), which the k-gram models "

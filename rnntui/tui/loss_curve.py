@@ -12,8 +12,8 @@ become arrays once per change (:class:`BpcSeries`), not once per drawing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 from textual.app import ComposeResult
@@ -113,7 +113,7 @@ class BpcSeries:
     held_out: np.ndarray | None  # (n,) on the held-out part; None without one
 
     @classmethod
-    def of(cls, evaluations: tuple[Evaluation, ...]) -> "BpcSeries":
+    def of(cls, evaluations: tuple[Evaluation, ...]) -> BpcSeries:
         iterations = np.array([e.iteration for e in evaluations], dtype=np.int64)
         train = np.array([e.train_bpc for e in evaluations], dtype=np.float64)
         held_out = None
@@ -372,7 +372,7 @@ class LossCurve(Panel):
         first, last = self._range(n, ends)
         if self.recent_only and len(live.iterations):
             last = max(last, int(live.iterations[-1]))  # the evaluation of the model after the last update
-        colors = dict((b.name, c) for b, c in self._colored([b for b, _ in kept]))
+        colors = {b.name: c for b, c in self._colored([b for b, _ in kept])}
         return BpcPlan(
             train=self._points(live.iterations, live.train, first, last),
             held_out=None if live.held_out is None else self._points(live.iterations, live.held_out, first, last),

@@ -73,7 +73,9 @@ class StatusBar(Widget):
     the header's height the same whether running or paused, so the panels below
     never shift. The screen binds ``record``, ``state``, ``rate``,
     ``evaluations`` and ``busy``. The latest evaluation takes the longest of
-    its forms that still fits on the second line (see evaluation_variants).
+    its forms that still fits on the second line (see evaluation_variants);
+    the last run's rate gets shorter, or gives way, when the state needs the
+    first line (paused in the past).
     """
 
     DEFAULT_CSS = """
@@ -123,8 +125,9 @@ class StatusBar(Widget):
         ]
         if self.rate > 0 and self.state.is_running:
             items.append(Text(f"{self.rate:,.0f} it/s"))
-        elif self.rate > 0:
-            items.append(Text(f"last run {self.rate:,.0f} it/s", style="dim"))
+        elif self.rate > 0:  # the last run's rate gives way when the state says more (paused in the past)
+            rate = f"{self.rate:,.0f} it/s"
+            return self._fitted(items, [Text(f"last run {rate}", style="dim"), Text(rate, style="dim")], [])
         return items
 
     def position_items(self) -> list[Text]:
@@ -142,16 +145,16 @@ class StatusBar(Widget):
         ])
 
     def _with_evaluation(self, items: list[Text]) -> list[Text]:
-        """``items`` and the longest form of the evaluation item that keeps them on as many lines
-        (the shortest form when none does)."""
+        """``items`` and the evaluation item in the longest form that fits (the shortest when none does)."""
         variants = evaluation_variants(self.evaluations, self.busy)
-        if not variants:
-            return items
+        return self._fitted(items, variants, variants[-1:])
+
+    def _fitted(self, items: list[Text], variants: list[Text], otherwise: list[Text]) -> list[Text]:
+        """``items`` and the first of ``variants`` that keeps them on as many lines, else ``items + otherwise``."""
         width = max(1, self.content_size.width)
         rows = len(wrap_items(items, width).plain.split("\n"))
-        chosen = next((v for v in variants if len(wrap_items(items + [v], width).plain.split("\n")) == rows),
-                      variants[-1])
-        return items + [chosen]
+        chosen = next((v for v in variants if len(wrap_items(items + [v], width).plain.split("\n")) == rows), None)
+        return items + ([chosen] if chosen is not None else otherwise)
 
     def _fit_height(self, text: Text) -> None:
         """Take as many rows as the text takes drawn (an item longer than a line folds onto more);
