@@ -383,9 +383,13 @@ class SessionHost:
             self._busy = (what, done, total)
             self._serve_waiting(channel)
 
+        def between_steps() -> bool:
+            self._busy = None  # whatever long work the last step did is over
+            return self._serve_waiting(channel)
+
         self.session.progress_hook = busy
         try:
-            self._finished = self.session.run(limit, lambda: self._serve_waiting(channel))
+            self._finished = self.session.run(limit, between_steps)
         except Exception as err:  # report it and keep serving: the front-end decides what to do
             self.session.fail(f"training failed ({type(err).__name__}: {err})")
         finally:
