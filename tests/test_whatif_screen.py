@@ -211,10 +211,10 @@ async def test_a_change_that_changes_nothing_shows_exact_zeros():
         screen = await open_whatif(pilot, app)
         record = app.session.record_at(STEPS - 1)
         same = app.controller.corpus.vocab[record.inputs[6]]
-        await pilot.press("e")
-        await answer(pilot, f"6={same}")  # the character it already is
-        await settled(pilot, screen)
+        await pilot.press(*["down"] * 6)  # the cursor to t = 6
+        await add_changes(pilot, screen, ("e", None))  # the prompt offers the character the cursor's input is
         assert len(screen.changes) == 1
+        assert f"text 6: '{same}' → '{same}'" in widget_text(screen.query_one("#changes"))
         T = record.seq_length
         assert [cell(screen, "#steps", t, "dloss") for t in range(T)] == ["0"] * T
         assert [cell(screen, "#steps", t, "loss") for t in range(T)] == [cell(screen, "#steps", t, "loss_new")

@@ -485,6 +485,7 @@ class WhatIfScreen(Screen):
 
     def on_resize(self, event) -> None:
         self._fit(event.size.width, event.size.height)
+        self._show_head()  # its line fits the width
 
     def _fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW, "narrow")
@@ -612,8 +613,8 @@ class WhatIfScreen(Screen):
         before, after = diff.before, diff.after
         for t in range(before.seq_length):
             cells = {
-                "in": glyph(self.vocab[after.inputs[t]]),
-                "tgt": glyph(self.vocab[after.targets[t]]),
+                "in": self._char_cell(before.inputs[t], after.inputs[t]),
+                "tgt": self._char_cell(before.targets[t], after.targets[t]),
                 "loss": f"{before.losses[t]:.{DIGITS}f}",
                 "loss_new": f"{after.losses[t]:.{DIGITS}f}",
                 "dloss": format_delta(float(diff.dlosses[t]), DIGITS),
@@ -624,6 +625,10 @@ class WhatIfScreen(Screen):
             for column in table.columns:
                 if column.value in cells:
                     table.update_cell(str(t), column, cells[column.value])
+
+    def _char_cell(self, was: int, now: int) -> Text:
+        """A character of a step table: as run, highlighted when an edit changed it."""
+        return Text(glyph(self.vocab[now]), EDITED if now != was else "")
 
     def _show_summary(self, result: WhatIfResult) -> None:
         diff, t = result.diff, result.diff.cursor_t
@@ -781,7 +786,7 @@ class WhatIfScreen(Screen):
         now = self.vocab[window_text(self.record)[t]]
         title = (f"Edit the text: POSITION=CHAR. Position 0..{T} is input t and target t-1 (position {t} is now "
                  f"{describe(now)}); CHAR is any character of the text or an escape ({CHAR_FORMS})")
-        self._ask(title, f"{t}=", lambda text: parse_edit(text, T, self.hidden_size, self.vocab))
+        self._ask(title, f"{t}={char_spec(now)}", lambda text: parse_edit(text, T, self.hidden_size, self.vocab))
 
     def action_unit_change(self, kind: str) -> None:
         """a, c, f: zero, clamp or flip a unit at a timestep, a span, or over the whole window."""
