@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import select
 import shlex
 import signal
@@ -16,24 +15,17 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from test_cli import corpus_file  # noqa: F401  (the fixture: fox.txt in tmp_path)
 
 from rnntui import cli
 from rnntui.commands import serve
 
 STARTUP_S = 60.0  # the server imports numpy, numba and textual before it listens
-TAB_S = 60.0  # a tab's rnntui starts and draws its first screen
+TAB_S = 30.0  # a tab's rnntui starts and draws its first screen (about 2 s)
 STOP_S = 20.0
 
-TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 
 needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
-
-
-@pytest.fixture
-def corpus_file(tmp_path: Path) -> Path:
-    path = tmp_path / "fox.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
 
 
 def free_port() -> int:
@@ -175,14 +167,22 @@ def test_page_addresses_follow_the_host_the_browser_used(served):
 async def open_tab(url: str, width: int, height: int, until: bytes) -> tuple[aiohttp.ClientSession, object, bytes]:
     """Connect as the page's script does; read the tab's screen until ``until`` shows."""
     session = aiohttp.ClientSession()
-    ws = await session.ws_connect(f"{url}/ws?width={width}&height={height}")
     received = b""
-    async with asyncio.timeout(TAB_S):  # one limit for the whole wait: the server's pings restart a receive's
-        while until not in received:
-            message = await ws.receive()
-            assert message.type == aiohttp.WSMsgType.BINARY, message
-            received += message.data
+    try:
+        ws = await session.ws_connect(f"{url}/ws?width={width}&height={height}")
+        async with asyncio.timeout(TAB_S):  # one limit for the whole wait: the server's pings restart a receive's
+            while until not in received:
+                message = await ws.receive()
+                assert message.type == aiohttp.WSMsgType.BINARY, message
+                received += message.data
+    except (TimeoutError, AssertionError) as err:
+        await session.close()
+        raise TabFailed(f"the tab did not show {until!r} ({len(received)} bytes received)") from err
     return session, ws, received
+
+
+class TabFailed(Exception):
+    """A tab's rnntui did not draw; the server's output says why (it relays the tab's stderr)."""
 
 
 @needs_proc
@@ -199,7 +199,12 @@ def test_each_tab_runs_its_own_rnntui_and_stopping_ends_them_all(served, corpus_
             await session.close()
         return processes, tab_processes, endings
 
-    processes, tab_processes, endings = asyncio.run(scenario())
+    try:
+        processes, tab_processes, endings = asyncio.run(scenario())
+    except TabFailed as failure:
+        server.process.kill()
+        out, err = server.process.communicate()
+        raise AssertionError(f"{failure}; rnntui serve said: {out.strip()} {err.strip()}") from None
     assert len(tab_processes) == 2  # one rnntui per tab, with FILE and the flags given to serve
     for pid in tab_processes:
         assert _command(pid) == [sys.executable, "-m", "rnntui", str(corpus_file), "--hidden-size", "16",

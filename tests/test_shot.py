@@ -10,22 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from oracle import OracleTrainer
+from test_cli import corpus_file  # noqa: F401  (the fixture: fox.txt in tmp_path)
 
 from rnntui import cli
 from rnntui.commands import shot
 from rnntui.engine import Config, Corpus, Trainer
 
-TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
 SMALL = ["--hidden-size", "16"]  # quick to train; the picture is the same app
 CELL_WIDTH = 12.2  # Rich's SVG export: 20px Fira Code, 0.61 em per cell
 ROW_HEIGHT = 24.65  # the height of a row's background rectangles
-
-
-@pytest.fixture
-def corpus_file(tmp_path: Path) -> Path:
-    path = tmp_path / "fox.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
 
 
 def run(capsys, *argv: object) -> tuple[int, str, str]:
@@ -121,7 +114,8 @@ def test_no_iterations_shows_the_untrained_app(capsys, corpus_file, tmp_path):
 
 def test_resume_then_more_iterations(capsys, corpus_file, tmp_path):
     checkpoint = tmp_path / "run.npz"
-    assert cli.main(["train", str(corpus_file), *SMALL, "--iterations", "20", "--save", str(checkpoint), "--quiet"]) == 0
+    trained = cli.main(["train", str(corpus_file), *SMALL, "--iterations", "20", "--save", str(checkpoint), "--quiet"])
+    assert trained == 0
     capsys.readouterr()
     svg = take(capsys, corpus_file, "--resume", checkpoint, "--iterations", 5, tmp_path / "resumed.svg")
     assert header(svg).split("│")[0].strip() == "iter 24"

@@ -28,15 +28,7 @@ from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 from textual_serve.server import Server
 
-from rnntui.cli import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    SUBCOMMANDS,
-    Parser,
-    _add_shared_arguments,
-    _parse,
-    build_session,
-)
+from rnntui.cli import EXIT_INTERRUPTED, EXIT_OK, SUBCOMMANDS, Parser, _add_shared_arguments, _parse, build_session
 from rnntui.engine import RnntuiError
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only, unless --host says otherwise
