@@ -423,7 +423,8 @@ async def test_training_and_the_timeline_stay_bit_identical_after_many_what_ifs(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("backspace", "backspace")
         screen = await open_whatif(pilot, app)
-        await add_changes(pilot, screen, ("a", "1"), ("e", "0=}"), ("p", "3"), ("c", "2=-1@5-11"), ("f", "7@4"), ("z", ""))
+        changes = (("a", "1"), ("e", "0=}"), ("p", "3"), ("c", "2=-1@5-11"), ("f", "7@4"), ("z", ""))
+        await add_changes(pilot, screen, *changes)
         await pilot.press("3", "i")
         await answer(pilot, "5")
         await pilot.press("2", "w")

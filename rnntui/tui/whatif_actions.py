@@ -18,7 +18,8 @@ class WhatIfActions:
         if self.record is None:
             self.notify("take a step first (space): what-if works on the window shown", severity="warning")
             return
-        self.app.push_screen(WhatIfScreen(self.controller, self.record, self.cursor_t, self.unit, self._unit_from_what_if))
+        screen = WhatIfScreen(self.controller, self.record, self.cursor_t, self.unit, self._unit_from_what_if)
+        self.app.push_screen(screen)
 
     def _unit_from_what_if(self, unit: int) -> None:
         """A unit chosen on the what-if screen becomes the unit of every panel."""

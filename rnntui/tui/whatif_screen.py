@@ -68,16 +68,18 @@ from .glyphs import describe, glyph
 
 POLL_S = 0.1  # how often the screen asks the engine how its jobs go
 EARLIER = 100  # the other iteration first offered for a diff: this many before the one shown
-NARROW = 100  # below this width the side column and the tables get narrower
+NARROW = 100  # below this width the side column gets narrower
 COMPACT = 34  # below this height the difference heatmap gets fewer rows
 LEGEND_STEPS = 11  # swatches in the Δh legend
+MAX_COLUMN = " max|Δh|"  # the Δh rows' last column: each unit's largest |Δh| over the window
 TARGET = Style(bold=True, underline=True)  # the target among the top characters
 EDITED = Style(bold=True, reverse=True)  # an edited character of the window's text
 CURSOR = Style(underline=True, bold=True)  # the cursor's timestep in the text and the Δh header
 DIGITS = 3  # decimals of the per-timestep tables (the window's loss gets 4)
 LOSS_W, P_W, DELTA_W = DIGITS + 3, DIGITS + 2, DIGITS + 4  # cells for 12.345, 0.123 and +12.345
-STEP_COLUMNS = (("t", "t", 1), ("in", "in", 2), ("tgt", "tgt", 3), ("loss", "loss", LOSS_W), ("loss_new", "new", LOSS_W),
-                ("dloss", "Δ loss", DELTA_W), ("p", "p", P_W), ("p_new", "new", P_W))  # (key, header, width)
+STEP_COLUMNS = (("t", "t", 1), ("in", "in", 2), ("tgt", "tgt", 3), ("loss", "loss", LOSS_W),
+                ("loss_new", "new", LOSS_W), ("dloss", "Δ loss", DELTA_W), ("p", "p", P_W),
+                ("p_new", "new", P_W))  # (key, header, width)
 ACROSS_COLUMNS = (("t", "t", 1), ("in", "in", 2), ("tgt", "tgt", 3), ("p", "p", P_W), ("p_new", "other", P_W),
                   ("dp", "Δ p", DELTA_W), ("dloss", "Δ loss", DELTA_W))
 UNIT_CHANGE = Binding.Group("Unit")
@@ -161,8 +163,8 @@ def change_label(change, record: StepRecord, vocab: Sequence[str]) -> str:
 
 class DeltaMap(Widget, can_focus=True):
     """Δh of a diff: a row per unit, the largest max |Δh| first, a column per timestep, on the
-    diverging scale stretched to the largest |Δh| (white is exactly no change at that scale's
-    resolution; the legend gives the scale). Up/down, page up/down, home/end scroll the rows."""
+    diverging scale stretched so that its ends are ± the largest |Δh| (the legend says how much).
+    Up/down, page up/down, home/end scroll the rows."""
 
     DEFAULT_CSS = """
     DeltaMap {
@@ -203,10 +205,11 @@ class DeltaMap(Widget, can_focus=True):
             return Text(self.empty, style="dim")
         width, height = self.content_size
         T, H = diff.dh.shape
-        largest = float(diff.max_abs_dh.max()) if H else 0.0
+        largest = float(diff.max_abs_dh.max())
         label_w = len(str(H - 1))
-        cell_w = 2 if label_w + 1 + 2 * T + 9 <= width else 1
-        left, stop = window_span(T, max(1, (width - label_w - 10) // cell_w), diff.cursor_t)
+        room = width - label_w - 1 - len(MAX_COLUMN) - 1  # for the cells, beside the label and the values
+        cell_w = 2 if 2 * T <= room else 1
+        left, stop = window_span(T, max(1, room // cell_w), diff.cursor_t)
         rows = max(1, min(H, height - 2))
         self.top = min(self.top, H - rows)
         lines = [self._header(diff, label_w, cell_w, left, stop)]
@@ -222,7 +225,7 @@ class DeltaMap(Widget, can_focus=True):
         for t in range(left, stop):
             style = CURSOR if t == diff.cursor_t else Style(dim=True)
             text.append(glyph(self.vocab[diff.after.inputs[t]]), style).append(" " * (cell_w - 1))
-        return text.append(" max|Δh|", "dim")
+        return text.append(MAX_COLUMN, "dim")
 
     def _row(self, diff: WhatIfDiff, unit: int, largest: float, label_w: int, cell_w: int, left: int,
              stop: int) -> Text:
@@ -284,6 +287,11 @@ class JobSlot:
             if status.finished:
                 self.job_id = None
         return status
+
+    def forget(self) -> None:
+        """The engine has gone: nothing will report any more."""
+        self.job_id = None
+        self._dropped.clear()
 
     def cancel(self) -> None:
         if self.job_id is not None:
@@ -524,7 +532,8 @@ class WhatIfScreen(Screen):
             self.controller.poll()
         except EngineLost as err:
             self.problem = f"the engine has ended: {err.problem}"
-            self._whatif.job_id = self._corpus.job_id = None
+            self._whatif.forget()
+            self._corpus.forget()
             self._show_head()
             return
         status = self._whatif.take()
@@ -568,8 +577,9 @@ class WhatIfScreen(Screen):
     def _show_head(self) -> None:
         record, T = self.record, self.record.seq_length
         busy = " · computing…" if self._whatif.running else ""
-        place = f"iteration {record.iteration:,} · window at {record.position:,}, T={T} · t={self.cursor_t} · unit {self.unit}"
-        head = fit(self.size.width - 2, f"What if · {place} · its own parameters{busy}", f"What if · {place}{busy}")
+        place = (f"What if · iteration {record.iteration:,} · window at {record.position:,}, T={T} · "
+                 f"t={self.cursor_t} · unit {self.unit}")
+        head = fit(self.size.width - 2, f"{place} · the parameters it trained with{busy}", f"{place}{busy}")
         lines = [Text(head), self._text_line()]
         if self.problem:
             lines.append(Text(self.problem, "bold"))
@@ -714,8 +724,8 @@ class WhatIfScreen(Screen):
         else:
             across = result.across
             caption = (f"iteration {this:,}'s window read by iteration {other:,}'s parameters (i: another) · "
-                       f"window loss {across.before.loss:.4f} → {across.after.loss:.4f}, Δ {format_delta(across.dloss)}"
-                       f" · Δ = iteration {other:,} − iteration {this:,}")
+                       f"window loss {across.before.loss:.4f} → {across.after.loss:.4f}, "
+                       f"Δ {format_delta(across.dloss)} · Δ = iteration {other:,} − iteration {this:,}")
         self.query_one("#across-caption", Label).update(caption)
 
     # --- the cursor and the unit -----------------------------------------------------------
@@ -849,7 +859,7 @@ class WhatIfScreen(Screen):
         """i: read this window with another iteration's parameters too."""
         mirror = self.controller.mirror
         first, furthest = mirror.first, mirror.furthest
-        default = self.other_iteration if self.other_iteration is not None else max(first, self.record.iteration - EARLIER)
+        default = max(first, self.record.iteration - EARLIER) if self.other_iteration is None else self.other_iteration
         title = f"Read this window with the parameters of which iteration? ({first:,} to {furthest:,})"
 
         def chosen(answer: str | None) -> None:
