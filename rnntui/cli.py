@@ -1,9 +1,12 @@
 """The ``rnntui`` command.
 
-Two forms::
+The forms::
 
-    rnntui [FILE] [options]          open the debugger on FILE
-    rnntui train [FILE] [options]    train without the UI, printing progress
+    rnntui [FILE] [options]            open the debugger on FILE
+    rnntui train [FILE] [options]      train without the UI, printing progress
+    rnntui analyze|eval|whatif ...     look at a model headless (rnntui/commands/)
+    rnntui serve [FILE] [options]      the debugger in web browsers, one per tab
+    rnntui shot [FILE] [options] OUT   a picture of the debugger as an SVG
 
 Without FILE both use the built-in corpus. Every problem with the user's input
 (an engine ``RnntuiError`` or a bad flag) ends the program with one line on
@@ -84,7 +87,7 @@ def flag(field: str) -> str:
 # --- argument parsing ---------------------------------------------------------
 
 
-def _non_negative_int(text: str) -> int:
+def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
     try:
         value = int(text)
@@ -120,7 +123,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE)
 
 
-def _add_shared_arguments(parser: argparse.ArgumentParser) -> None:
+def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     """FILE, one flag per Config field, --encoding, --resume and --break."""
     parser.add_argument("file", nargs="?", metavar="FILE", help="training text (default: the built-in corpus)")
     group = parser.add_argument_group("model and training")
@@ -161,7 +164,7 @@ def build_app_parser() -> argparse.ArgumentParser:
         "A corpus file named 'train' can be given as ./train.",
     )
     parser.add_argument("--version", action="version", version=f"rnntui {__version__}")
-    _add_shared_arguments(parser)
+    add_shared_arguments(parser)
     return parser
 
 
@@ -173,11 +176,11 @@ def build_train_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 done, 1 diverged or gradient check failed, 2 bad input, "
         "3 stopped by --break, 130 interrupted (Ctrl+C).",
     )
-    _add_shared_arguments(parser)
+    add_shared_arguments(parser)
     run = parser.add_argument_group("headless run")
     run.add_argument(
         "--iterations",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         metavar="N",
         help=f"iterations to run in this invocation (default {DEFAULT_ITERATIONS})",
@@ -205,11 +208,11 @@ def build_inspection_parser(prog: str, description: str) -> argparse.ArgumentPar
     """Parser of a command that looks at a model (analyze, eval, whatif): rnntui's flags, --iterations, --json."""
     parser = Parser(prog=prog, description=description,
                     epilog="Exit status: 0 done, 2 bad input, 130 interrupted (Ctrl+C).")
-    _add_shared_arguments(parser)
+    add_shared_arguments(parser)
     group = parser.add_argument_group("the model looked at")
     group.add_argument(
         "--iterations",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="train N iterations first (after --resume: N more; default 0)",
@@ -321,7 +324,7 @@ def _app_command(argv: list[str]) -> int:
     session = build_session(args)
     if not COMPILED:  # the app says which engine runs when it is the slow one; the help screen always does
         session.notices.append(f"the engine runs {engine_description()}: training is about three times slower")
-    stream = not_a_terminal()
+    stream = None if os.environ.get("TEXTUAL_DRIVER") else not_a_terminal()  # rnntui serve's tabs draw over pipes
     if stream is not None:  # the app draws on a terminal; into a pipe or a file it would only write escapes
         raise RnntuiError(f"rnntui needs a terminal to draw on ({stream} is not one)",
                           "run it in a terminal, or train without the UI: rnntui train")

@@ -11,9 +11,20 @@ from rnntui.engine import Config, Corpus, Trainer  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
+FOX_TEXT = "the quick brown fox jumps over the lazy dog.\n" * 8
+
+
+@pytest.fixture
+def corpus_file(tmp_path: Path) -> Path:
+    """The fox text as a file, fox.txt, in the test's folder."""
+    path = tmp_path / "fox.txt"
+    path.write_text(FOX_TEXT, encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def small_corpus() -> Corpus:
-    return Corpus.from_text("the quick brown fox jumps over the lazy dog.\n" * 8, name="fox")
+    return Corpus.from_text(FOX_TEXT, name="fox")
 
 
 @pytest.fixture

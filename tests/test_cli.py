@@ -26,13 +26,6 @@ SMALL_CONFIG = {"hidden_size": 8, "seq_length": 8}
 ROOT_DIR = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def corpus_file(tmp_path: Path) -> Path:
-    path = tmp_path / "fox.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
-
-
 def run(capsys, *argv: object) -> tuple[int, str, str]:
     """Run ``main`` with ``argv``; return (status, stdout, stderr)."""
     status = cli.main([str(a) for a in argv])

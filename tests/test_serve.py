@@ -15,7 +15,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from test_cli import corpus_file  # noqa: F401  (the fixture: fox.txt in tmp_path)
 
 from rnntui import cli
 from rnntui.commands import serve

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from oracle import OracleTrainer
-from test_cli import corpus_file  # noqa: F401  (the fixture: fox.txt in tmp_path)
 
 from rnntui import cli
 from rnntui.commands import shot

@@ -117,7 +117,7 @@ async def test_rows_are_the_analysis_of_the_current_parameters(size):
             dead = plain["std"][u] < DEAD_STD
             assert ("dead" in row) == dead
         title = str(screen.query_one("#analysis-title").content)
-        assert f"after 60 steps" in title and f"{direct.bits_per_char:.3f} bits/char" in title
+        assert "after 60 steps" in title and f"{direct.bits_per_char:.3f} bits/char" in title
         assert "press r" not in title
 
 

@@ -24,7 +24,7 @@ def build_parser():
                        help=f"a feature to correlate units with (repeatable; default: every built-in one): {VALID_FEATURES}")
     group.add_argument("--unit", dest="units", action="append", type=int, default=[], metavar="U",
                        help="a unit whose most positive and most negative contexts are listed (repeatable)")
-    group.add_argument("--top", type=cli._non_negative_int, default=TOP_K, metavar="K",
+    group.add_argument("--top", type=cli.non_negative_int, default=TOP_K, metavar="K",
                        help=f"contexts per unit and direction (default {TOP_K})")
     return parser
 

@@ -28,7 +28,7 @@ from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 from textual_serve.server import Server
 
-from rnntui.cli import EXIT_INTERRUPTED, EXIT_OK, SUBCOMMANDS, Parser, _add_shared_arguments, _parse, build_session
+from rnntui.cli import EXIT_INTERRUPTED, EXIT_OK, SUBCOMMANDS, Parser, add_shared_arguments, build_session, parse_or_exit
 from rnntui.engine import RnntuiError
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only, unless --host says otherwise
@@ -57,7 +57,7 @@ def build_serve_parser() -> argparse.ArgumentParser:
         "with FILE and these flags.",
         epilog="Exit status: 130 stopped with Ctrl+C, 0 stopped by SIGTERM, 2 bad input or the port is in use.",
     )
-    _add_shared_arguments(parser)
+    add_shared_arguments(parser)
     web = parser.add_argument_group("web server")
     web.add_argument(
         "--host",
@@ -123,7 +123,7 @@ def browse_url(host: str, port: int) -> str:
 
 def main(argv: list[str]) -> int:
     """Run ``rnntui serve``; returns the exit status once stopped (RnntuiError for bad input)."""
-    args = _parse(build_serve_parser(), argv)
+    args = parse_or_exit(build_serve_parser(), argv)
     if isinstance(args, int):
         return args
     session = build_session(args)  # every mistake in FILE or the flags, now rather than in each tab

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from textual.keys import Keys, key_to_character
 
-from rnntui.cli import EXIT_OK, EXIT_USAGE, Parser, _add_shared_arguments, _non_negative_int, build_session
+from rnntui.cli import EXIT_OK, EXIT_USAGE, Parser, add_shared_arguments, non_negative_int, build_session
 from rnntui.engine import RnntuiError
 from rnntui.engine.control import start_in_thread
 from rnntui.engine.files import check_writable, write_atomically
@@ -68,11 +68,11 @@ def build_shot_parser() -> argparse.ArgumentParser:
         epilog="Keys: --key space --key right, or --key space,right (a comma itself is 'comma'). "
         "Exit status: 0 written, 2 bad input, 130 interrupted.",
     )
-    _add_shared_arguments(parser)
+    add_shared_arguments(parser)
     shot = parser.add_argument_group("the picture")
     shot.add_argument(
         "--iterations",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=DEFAULT_ITERATIONS,
         metavar="N",
         help=f"iterations to train before opening the app (default {DEFAULT_ITERATIONS}; after --resume, N more)",
