@@ -118,7 +118,8 @@ PANEL_KEYS: tuple[tuple[str, str], ...] = (  # keys a focused panel takes, for t
 def help_table() -> str:
     """The keys as a Markdown table, for the help screen."""
     rows = [(k.shown, k.help) for k in SCREEN_KEYS] + list(PANEL_KEYS)
-    return "\n".join(["| key | what it does |", "| --- | --- |", *(f"| {key} | {text} |" for key, text in rows)])
+    cells = [(key.replace("|", "\\|"), text.replace("|", "\\|")) for key, text in rows]  # "|r|" inside a cell
+    return "\n".join(["| key | what it does |", "| --- | --- |", *(f"| {key} | {text} |" for key, text in cells)])
 
 
 def palette_commands() -> list[tuple[str, str, str]]:
