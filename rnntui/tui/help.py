@@ -11,6 +11,7 @@ from textual.widgets import Markdown
 from ..engine.breakdown import ERROR_P
 from ..engine.breakpoints import HELP as BREAKPOINT_HELP
 from ..engine.config import DEFAULT_EVAL_EVERY
+from ..engine.jit import engine_description
 from ..engine.timeline import KEPT_BUDGET_BYTES
 from .keys import help_table
 
@@ -19,6 +20,10 @@ HELP_TEXT = """\
 
 rnntui trains the classic minimal character-level RNN on a text file and shows
 every number of every iteration. Press **escape**, **q** or **?** to close this help.
+
+Training runs in a process of its own (the engine: ENGINE_DESCRIPTION), so the
+screen never slows it down; the screen asks it for the newest iteration ten
+times a second.
 
 ## Keys
 
@@ -104,6 +109,7 @@ BREAKPOINT_HELP
 """
 
 
+HELP_TEXT = HELP_TEXT.replace("ENGINE_DESCRIPTION", engine_description())
 HELP_TEXT = HELP_TEXT.replace("BREAKPOINT_HELP", "```\n" + BREAKPOINT_HELP + "\n```").replace("KEY_TABLE", help_table())
 
 HELP_TEXT += """
