@@ -28,6 +28,7 @@ from rnntui.engine.whatif import (
 from rnntui.tui.dialogs import TextPrompt
 from rnntui.tui.glyphs import glyph
 from rnntui.tui.main_screen import MainScreen
+from rnntui.tui.scale import level_glyph
 from rnntui.tui.whatif_screen import DeltaMap, WhatIfScreen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -413,6 +414,22 @@ async def test_an_iteration_against_itself_is_zero_and_against_an_earlier_one_ma
         assert all(most[a] >= most[b] - 1e-9 for a, b in pairwise(shown_units))
         caption = widget_text(screen.query_one("#across-caption"))
         assert f"Δ {theirs.loss - mine.loss:+.4f}" in caption
+
+
+async def test_without_colour_the_difference_heatmap_shows_each_change_as_a_bar(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_whatif(pilot, app)
+        await add_changes(pilot, screen, ("f", "6@2-11"))
+        assert app.no_color
+        dh = Independent(STEPS - 1).run([FlipUnit(6, Span(2, 11))]).hs - Independent(STEPS - 1).run().hs
+        largest = np.abs(dh).max()
+        heat = widget_text(screen.query_one("#change-map")).splitlines()
+        row = next(line for line in heat if line.startswith("│  6 "))  # the flipped unit, changed most
+        cells = row[5 : 5 + 2 * CONFIG.seq_length]
+        assert cells == "".join(level_glyph(v / largest) * 2 for v in dh[:, 6])
+        assert level_glyph(-1.0) in heat[-2] and level_glyph(1.0) in heat[-2]  # the legend's ends
 
 
 # --- nothing moves --------------------------------------------------------------------------------------

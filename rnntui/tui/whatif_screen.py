@@ -61,10 +61,10 @@ from ..engine.whatif import (
     parse_edit,
     parse_flip,
 )
-from . import scale
 from .dialogs import TextPrompt, int_checker
 from .drawing import fit, format_prob, window_span
 from .glyphs import describe, glyph
+from .heatmap import cell
 
 POLL_S = 0.1  # how often the screen asks the engine how its jobs go
 EARLIER = 100  # the other iteration first offered for a diff: this many before the one shown
@@ -163,8 +163,8 @@ def change_label(change, record: StepRecord, vocab: Sequence[str]) -> str:
 
 class DeltaMap(Widget, can_focus=True):
     """Δh of a diff: a row per unit, the largest max |Δh| first, a column per timestep, on the
-    diverging scale stretched so that its ends are ± the largest |Δh| (the legend says how much).
-    Up/down, page up/down, home/end scroll the rows."""
+    diverging scale stretched so that its ends are ± the largest |Δh| (the legend says how much);
+    without colour (NO_COLOR), as the heatmap's bar glyphs. Up/down, page up/down, home/end scroll the rows."""
 
     DEFAULT_CSS = """
     DeltaMap {
@@ -193,6 +193,11 @@ class DeltaMap(Widget, can_focus=True):
         self.border_title = title
         self.empty = empty  # shown before there is a diff
         self.top = 0  # first unit row in view (an index into units_by_change)
+
+    @property
+    def plain(self) -> bool:
+        """Draw values as bar glyphs: without colour (NO_COLOR) a colour would not tell - from +."""
+        return bool(getattr(self.app, "no_color", False))
 
     def action_scroll_rows(self, rows: int) -> None:
         if self.diff is not None:
@@ -231,8 +236,7 @@ class DeltaMap(Widget, can_focus=True):
              stop: int) -> Text:
         text = Text(f"{unit:>{label_w}} ", "dim")
         for t in range(left, stop):
-            value = diff.dh[t, unit] / largest if largest > 0 else 0.0
-            text.append(" " * cell_w, scale.cell_style(value))
+            text.append(*cell(diff.dh[t, unit] / largest if largest > 0 else 0.0, False, cell_w, self.plain))
         return text.append(f" {format_size(float(diff.max_abs_dh[unit]))}")
 
     def _legend(self, largest: float, rows: int, H: int, span: tuple[int, int], T: int) -> Text:
@@ -240,7 +244,7 @@ class DeltaMap(Widget, can_focus=True):
             return Text("Δh is exactly 0 at every unit and timestep", "dim")
         text = Text(f"-{largest:.2g} ", "dim")
         for value in np.linspace(-1.0, 1.0, LEGEND_STEPS):
-            text.append(" ", scale.cell_style(value))
+            text.append(*cell(value, False, 1, self.plain))
         where = f"units {self.top + 1}-{self.top + rows} of {H} by max|Δh|"
         if span != (0, T):
             where += f", t {span[0]}-{span[1] - 1}"
