@@ -3,6 +3,7 @@ thread beside training, on copies of what it needs taken between two steps."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -181,12 +182,19 @@ class CorpusScan:
 
 @dataclass(frozen=True)
 class CorpusScanJob:
-    """The ablation scan over the whole training text (one corpus pass per unit), with progress."""
+    """The ablation scan over the whole training text (one corpus pass per unit), with progress.
 
+    ``count``: the parameters after that many updates (those iteration
+    ``count`` trained with: a shown window's own); None for the current ones.
+    """
+
+    count: int | None = None
     kind: str = "corpus ablation scan"
 
     def prepare(self, session: Session) -> Callable[[JobProgress], CorpusScan]:
         m = Model.of(session)
+        if self.count is not None:
+            m = dataclasses.replace(m, params=session.params_at(self.count), iteration=self.count)
         data, H = m.training.data, session.trainer.config.hidden_size
 
         def work(progress: JobProgress) -> CorpusScan:

@@ -850,7 +850,7 @@ class WhatIfScreen(Screen):
         if self._corpus.running:
             return
         try:
-            self._corpus.start(CorpusScanJob())
+            self._corpus.start(CorpusScanJob(self.record.iteration))
         except RnntuiError as err:
             self.corpus_problem = f"cannot start the scan: {err.problem}"
         else:
