@@ -332,8 +332,8 @@ async def test_the_whole_text_scan_against_a_plain_loop_per_unit():
         await pilot.press("2", "w")
         await wait_for(pilot, lambda: screen.corpus_scan is not None, "the scan of the whole text")
         await pilot.pause()
-        shown = screen.record.iteration  # the window's own parameters: those its iteration trained with
-        params = {k: v.copy() for k, v in new_session(shown).trainer.params.items()}
+        window_iteration = screen.record.iteration  # the window's own parameters: those it trained with
+        params = {k: v.copy() for k, v in new_session(window_iteration).trainer.params.items()}
         data = Corpus.from_text(TEXT).data
         base = plain_ablated_bpc(params, data, None)
         delta = np.array([plain_ablated_bpc(params, data, u) - base for u in range(CONFIG.hidden_size)])
@@ -345,7 +345,7 @@ async def test_the_whole_text_scan_against_a_plain_loop_per_unit():
         ranked = [delta[int(unit)] for _, unit, _ in rows]
         assert all(a >= b - 1e-9 for a, b in pairwise(ranked))
         caption = widget_text(screen.query_one("#corpus-caption")).replace("\n", " ")
-        assert f"after {shown} steps" in caption
+        assert f"after {window_iteration} steps" in caption
         assert abs(float(caption.split(" bits/char")[0].split()[-1]) - base) <= SUMMARY
 
 
