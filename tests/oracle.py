@@ -7,6 +7,8 @@ benchmarks measure the engine's speed against it.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -75,3 +77,17 @@ class OracleTrainer:
         self.p += T
         self.n += 1
         return loss
+
+
+def plain_ablated_bpc(params, indices, unit: int | None) -> float:
+    """Bits per character of ``indices`` read from h = 0, one character at a time, with ``unit`` held at 0."""
+    Wxh, Whh, Why, bh, by = (np.array(params[k]) for k in ("Wxh", "Whh", "Why", "bh", "by"))
+    h, total = np.zeros(len(bh)), 0.0
+    for t in range(len(indices) - 1):
+        h = np.tanh(Wxh[:, indices[t]] + Whh @ h + bh)
+        if unit is not None:
+            h[unit] = 0.0
+        y = Why @ h + by
+        p = np.exp(y - y.max())
+        total -= math.log(p[indices[t + 1]] / p.sum())
+    return total / (len(indices) - 1) / math.log(2)

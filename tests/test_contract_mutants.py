@@ -24,13 +24,13 @@ from rnntui.engine import (
     Layout,
     Trainer,
     TrainerState,
+    kernels,
     load_checkpoint,
     loss_and_grads,
     read_checkpoint,
     save_checkpoint,
 )
 from rnntui.engine import corpus as corpus_module
-from rnntui.engine import kernels
 from rnntui.engine.checkpoint import checkpoint_arrays
 from rnntui.engine.files import OutputError
 from rnntui.engine.model import sample_indices, softmax_probs

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from oracle import plain_ablated_bpc
 
 from rnntui.engine import Corpus, open_session
 from rnntui.engine.control import JobCancelled, JobProgress
@@ -75,19 +74,6 @@ def test_training_stays_bit_identical_after_any_number_of_what_ifs():
     busy.run(20, lambda: False)
     assert np.array_equal(busy.trainer.state().params, untouched.trainer.state().params)
     assert np.array_equal(busy.trainer.history.loss, untouched.trainer.history.loss)
-
-
-def plain_ablated_bpc(params, indices, unit: int | None) -> float:
-    Wxh, Whh, Why, bh, by = (np.array(params[k]) for k in ("Wxh", "Whh", "Why", "bh", "by"))
-    h, total = np.zeros(len(bh)), 0.0
-    for t in range(len(indices) - 1):
-        h = np.tanh(Wxh[:, indices[t]] + Whh @ h + bh)
-        if unit is not None:
-            h[unit] = 0.0
-        y = Why @ h + by
-        p = np.exp(y - y.max())
-        total -= math.log(p[indices[t + 1]] / p.sum())
-    return total / (len(indices) - 1) / math.log(2)
 
 
 def test_the_corpus_scan_against_a_plain_loop_per_unit():

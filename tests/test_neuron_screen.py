@@ -12,9 +12,9 @@ from test_units_screen import BRACKETS, SIZES, SNAPSHOT_STEPS, make_app, open_ta
 from textual.widgets import OptionList
 
 from rnntui.engine import Corpus
+from rnntui.engine.units import HIST_BINS
 from rnntui.tui import neuron_screen, scale
 from rnntui.tui.glyphs import describe, glyph
-from rnntui.engine.units import HIST_BINS
 from rnntui.tui.neuron_screen import NeuronScreen, NeuronText, TextLayout, line_starts, newline_index
 
 

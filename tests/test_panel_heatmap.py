@@ -12,10 +12,10 @@ from textual import events
 from textual.geometry import Region
 
 from rnntui.engine import Config, Corpus, Trainer
+from rnntui.engine.units import SATURATION
 from rnntui.tui import scale
 from rnntui.tui.base import RunInfo
 from rnntui.tui.glyphs import glyph
-from rnntui.engine.units import SATURATION
 from rnntui.tui.heatmap import PREV, PREV_LABEL, Heatmap, RowOrder
 from rnntui.tui.messages import CursorMoved, UnitSelected
 

@@ -10,21 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from harness import WAIT_S, DebuggerApp, screen_lines, wait_for, widget_text
-from test_jobs import plain_ablated_bpc  # bits per character with a unit held at 0, in a plain loop
+from oracle import plain_ablated_bpc
 from textual.widgets import DataTable, Input, ProgressBar
 
 from rnntui.engine import Config, Corpus, Trainer, jobs
 from rnntui.engine.session import Session
-from rnntui.engine.whatif import (
-    ClampUnit,
-    EditChar,
-    FlipUnit,
-    SetHprev,
-    Span,
-    ZeroHprev,
-    ZeroUnit,
-    run_window,
-)
+from rnntui.engine.whatif import ClampUnit, EditChar, FlipUnit, SetHprev, Span, ZeroHprev, ZeroUnit, run_window
 from rnntui.tui.dialogs import TextPrompt
 from rnntui.tui.glyphs import glyph
 from rnntui.tui.main_screen import MainScreen
