@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import re
 
 import numpy as np
 import pytest
@@ -377,7 +378,7 @@ def test_corpus_indices_are_read_only():
 
 
 def test_a_text_with_a_lone_surrogate_is_a_corpus_of_its_characters():
-    text = "ab\ud800ba"  # e.g. bytes decoded with errors="surrogateescape" upstream
+    text = "ab\udcffba"  # a lone surrogate, as errors="surrogateescape" leaves for an undecodable byte
     corpus = Corpus.from_text(text)
     vocab, indices = sorted_vocabulary_and_indices(text)
     assert corpus.vocab == vocab and corpus.data.tolist() == indices
@@ -401,6 +402,46 @@ def test_corpus_text_errors_name_the_problem():
         Corpus.from_text("a", name="notes")
 
 
+def write(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_a_file_decoded_a_few_bytes_at_a_time_gives_the_texts_vocabulary_indices_and_fingerprint(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus_module, "_CHUNK", 5)  # characters of two to four bytes straddle the pieces
+    text = "naïve café: 日本語, ☃ and 𝄞\n" * 2
+    path = write(tmp_path, "multi.txt", text.encode("utf-8"))
+    corpus = Corpus.from_path(path)
+    vocab, indices = sorted_vocabulary_and_indices(text)
+    assert corpus.vocab == vocab and corpus.data.tolist() == indices and corpus.data.dtype == np.uint8
+    assert corpus.fingerprint == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def test_the_fingerprint_is_of_the_text_whatever_the_files_encoding(tmp_path):
+    text = "naïve café: 日本語\n"
+    corpus = Corpus.from_path(write(tmp_path, "wide.txt", text.encode("utf-16")), encoding="utf-16")
+    assert corpus.fingerprint == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert corpus.vocab == tuple(sorted(set(text)))
+
+
+def test_a_file_that_decodes_to_a_lone_surrogate_is_a_corpus_of_its_characters(tmp_path):
+    corpus = Corpus.from_path(write(tmp_path, "escaped.txt", b"ab\\ud800ba"), encoding="unicode_escape")
+    text = "ab\ud800ba"
+    vocab, indices = sorted_vocabulary_and_indices(text)
+    assert corpus.vocab == vocab and corpus.data.tolist() == indices
+    assert corpus.fingerprint == hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def test_files_the_decoder_reads_name_themselves_in_their_errors(tmp_path):
+    nul = write(tmp_path, "nul.txt", "ab\x00c".encode("utf-16"))  # no NUL byte check for UTF-16: the decoded text is checked
+    with pytest.raises(CorpusError, match=re.escape(f"{nul} looks binary (it decodes to NUL characters)")):
+        Corpus.from_path(nul, encoding="utf-16")
+    one = write(tmp_path, "one.txt", "é".encode("utf-8"))  # not ASCII: the decoder's path
+    with pytest.raises(CorpusError, match=re.escape(f"{one} has only 1 character")):
+        Corpus.from_path(one)
+
+
 # --- checkpoints ---------------------------------------------------------------------------------
 def trained(text: str, steps: int = 4) -> Trainer:
     trainer = Trainer(Corpus.from_text(text, name="notes"), Config(hidden_size=6, seq_length=5, sample_every=0))
@@ -422,6 +463,17 @@ def test_a_checkpoint_holding_a_nul_in_its_vocabulary_was_trained_on_another_voc
     arrays["vocab"] = np.concatenate([[0], arrays["vocab"][1:]])  # NUL is a character, never one of a corpus
     np.savez(tmp_path / "run.npz", **arrays)
     with pytest.raises(CheckpointError, match="another vocabulary"):
+        load_checkpoint(tmp_path / "run.npz", trainer.corpus)
+
+
+def test_a_checkpoint_of_another_vocabulary_names_every_differing_character(tmp_path):
+    trainer = trained(TEXT)
+    arrays = checkpoint_arrays(trainer)
+    arrays["vocab"] = np.concatenate([arrays["vocab"][:-2], [ord("X"), ord("Y")]])  # two characters swapped for others
+    np.savez(tmp_path / "run.npz", **arrays)
+    differing = sorted(set(trainer.vocab) ^ {chr(c) for c in arrays["vocab"]})
+    assert len(differing) == 4
+    with pytest.raises(CheckpointError, match=re.escape(f"differing in {''.join(differing)!r}")):
         load_checkpoint(tmp_path / "run.npz", trainer.corpus)
 
 
@@ -454,3 +506,20 @@ def test_restore_refuses_a_state_of_another_layout():
     trainer, other = trained(TEXT, 1), trained(TEXT + "#", 1)  # one more character: another layout
     with pytest.raises(ValueError, match="state does not fit this trainer's layout"):
         trainer.restore(other.state())
+
+
+def test_files_that_are_not_checkpoints_of_this_version_are_refused_with_the_reason(tmp_path):
+    arrays = checkpoint_arrays(trained(TEXT, 1))
+    text = write(tmp_path, "notes.npz", b"hello, not a zip archive")
+    newer = tmp_path / "newer.npz"
+    np.savez(newer, **dict(arrays, version=np.array(2)))
+    unversioned = tmp_path / "unversioned.npz"
+    np.savez(unversioned, **{k: v for k, v in arrays.items() if k != "version"})
+    for path, words in [
+        (text, f"{text} is not an rnntui checkpoint"),
+        (tmp_path, f"{tmp_path} is a directory, not a checkpoint"),
+        (newer, f"{newer} is checkpoint version 2; this rnntui reads version 1"),
+        (unversioned, f"{unversioned} lacks version"),
+    ]:
+        with pytest.raises(CheckpointError, match=re.escape(words)):
+            read_checkpoint(path)

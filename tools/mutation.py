@@ -57,8 +57,11 @@ SCOPE = {
         "softmax_loss_numpy",
         "clip_adagrad_numpy",
     ],
-    "corpus": [  # the sorted vocabulary and the indices
+    "corpus": [  # the sorted vocabulary and the indices, of a string and of a file
         "Corpus.from_text",
+        "Corpus._from_bytes_chunked",
+        "_single_byte_fast_path",
+        "_code_points",
         "Corpus._make",
         "Corpus.encode",
         "_vocab_and_lut",
@@ -70,6 +73,7 @@ SCOPE = {
         "checkpoint_arrays",
         "save_checkpoint",
         "_npz_writer",
+        "read_checkpoint",
         "load_checkpoint",
         "_restore",
         "_check_vocab",
