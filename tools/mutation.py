@@ -1,7 +1,7 @@
 """Mutation testing of the engine's contract lines with mutmut (a development tool, see README).
 
     python tools/mutation.py run       # a fresh run over SCOPE and HAND_MUTANTS, niced; writes mutants/
-    python tools/mutation.py report    # killed / total per file, and every surviving mutant
+    python tools/mutation.py report    # detected / total per file, and every surviving mutant
     mutmut show NAME                   # the diff of one of mutmut's mutants
 
 mutmut's own settings (files, test selection) are in pyproject.toml under [tool.mutmut].
@@ -21,9 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from collections import Counter
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: mutmut brings the toml package there
+    import toml as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "mutants"  # mutmut's working copy and results
