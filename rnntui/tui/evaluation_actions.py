@@ -45,9 +45,9 @@ def live_branch_name(mirror: Mirror) -> str | None:
 class EvaluationActions:
     """Actions behind the evaluation keys (see EVALUATION_KEYS in keys.py)."""
 
-    evaluations: reactive[tuple[Evaluation, ...]] = reactive(())  # the mirror's, up to the model shown
-    branches: reactive[tuple] = reactive(())  # every line of training (the mirror's)
-    engine_busy: reactive[tuple[str, int, int] | None] = reactive(None)  # (what, done, total) while evaluating
+    evaluations: reactive[tuple[Evaluation, ...]] = reactive((), repaint=False)  # the mirror's, up to the model shown
+    branches: reactive[tuple] = reactive((), repaint=False)  # every line of training (the mirror's)
+    engine_busy: reactive[tuple[str, int, int] | None] = reactive(None, repaint=False)  # (what, done, total) while evaluating
 
     _evaluation_watch: JobWatch | None = None  # an on-demand evaluation going on
     _evaluation_progress: tuple[str, int, int] | None = None

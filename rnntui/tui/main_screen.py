@@ -54,22 +54,27 @@ TOO_SMALL = (
 
 
 class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActions, Screen):
-    """Owns the display state; panels receive it through data_bind."""
+    """Owns the display state; panels receive it through data_bind.
+
+    The screen's reactives only hold state for the panels (repaint=False):
+    repainting the screen itself would redraw every panel on every change, where
+    the panels bound to a value repaint only themselves.
+    """
 
     BINDINGS = [key.binding() for key in SCREEN_KEYS]
 
-    record: reactive[StepRecord | None] = reactive(None)
-    cursor_t: reactive[int] = reactive(0)
-    unit: reactive[int] = reactive(0)
-    color_unit: reactive[int | None] = reactive(None)
-    state: reactive[RunState] = reactive(RunState.paused)
-    rate: reactive[float] = reactive(0.0)
-    temperature: reactive[float] = reactive(1.0)
-    samples: reactive[tuple] = reactive(())
-    loss: reactive[np.ndarray | None] = reactive(None, always_update=True)
-    smooth: reactive[np.ndarray | None] = reactive(None, always_update=True)
-    events: reactive[tuple] = reactive(())
-    grad_history: reactive[np.ndarray | None] = reactive(None, always_update=True)
+    record: reactive[StepRecord | None] = reactive(None, repaint=False)
+    cursor_t: reactive[int] = reactive(0, repaint=False)
+    unit: reactive[int] = reactive(0, repaint=False)
+    color_unit: reactive[int | None] = reactive(None, repaint=False)
+    state: reactive[RunState] = reactive(RunState.paused, repaint=False)
+    rate: reactive[float] = reactive(0.0, repaint=False)
+    temperature: reactive[float] = reactive(1.0, repaint=False)
+    samples: reactive[tuple] = reactive((), repaint=False)
+    loss: reactive[np.ndarray | None] = reactive(None, always_update=True, repaint=False)
+    smooth: reactive[np.ndarray | None] = reactive(None, always_update=True, repaint=False)
+    events: reactive[tuple] = reactive((), repaint=False)
+    grad_history: reactive[np.ndarray | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
