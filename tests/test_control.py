@@ -341,3 +341,12 @@ def test_analysis_and_evaluation_results_travel_between_processes():
         assert status.result.baselines[1] > 0 and status.result.breakdown.counts["other"] >= 0
     finally:
         controller.close()
+
+
+def test_the_engine_process_ends_at_once_when_closed_after_a_long_run():
+    # the reply to Quit would carry every history row the front-end lacks; unread, it filled the pipe
+    controller = start_engine_process(new_session(sample_every=0))
+    run_to_end(controller, 3000)
+    started = time.monotonic()
+    controller.close()
+    assert time.monotonic() - started < 1.0 and controller._transport._process.exitcode == 0

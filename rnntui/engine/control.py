@@ -406,6 +406,9 @@ class SessionHost:
         return self._pause or self._quit
 
     def _answer(self, channel: Channel, request: Request) -> None:
+        if isinstance(request.command, Quit):  # nobody reads a reply to Quit: a large one would block the pipe
+            self._stop_serving(request.command)
+            return
         reply = self.handle(request)
         try:
             try:
