@@ -46,20 +46,23 @@ MULTIBYTE_WORDS = ("café", "naïve", "über", "façade", "señor", "Ångström"
 ASTRAL_WORDS = ("🙂", "🌊", "𝔸")  # outside the Basic Multilingual Plane: 4 UTF-8 bytes each
 PUNCTUATION = (".", ",", ";", ":", "?", "!")
 
-# Run in a fresh interpreter: import, note the baseline, load, note the peak.
-CHILD = r"""
-import json, sys, time
-import numpy
-import rnntui.engine
-from rnntui.engine import Corpus
-
+# What both children use: a field of /proc/self/status, in kB (VmHWM: the peak resident memory so far).
+STATUS_KB = r"""
 def status_kb(field):
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
+"""
 
+# Run in a fresh interpreter: import, note the baseline, load, note the peak.
+CHILD = r"""
+import json, sys, time
+import numpy
+import rnntui.engine
+from rnntui.engine import Corpus
+""" + STATUS_KB + r"""
 baseline = status_kb("VmHWM")
 start = time.perf_counter()
 corpus = Corpus.from_path(sys.argv[1])
@@ -152,14 +155,7 @@ def train_in_child(path: Path, iterations: int) -> dict:
 TRAIN_CHILD = r"""
 import io, json, sys, contextlib
 from rnntui import cli
-
-def status_kb(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return -1
-
+""" + STATUS_KB + r"""
 baseline = status_kb("VmHWM")
 with contextlib.redirect_stdout(io.StringIO()):
     status = cli.main(["train", sys.argv[1], "--iterations", sys.argv[2], "--sample-every", "0", "--quiet"])

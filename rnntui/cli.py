@@ -155,6 +155,11 @@ def add_shared_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_iterations_argument(group, default: int | None, help_text: str) -> None:
+    """``--iterations N``: how many iterations a command trains (each command says what for)."""
+    group.add_argument("--iterations", type=non_negative_int, default=default, metavar="N", help=help_text)
+
+
 def build_app_parser() -> argparse.ArgumentParser:
     """Parser of ``rnntui [FILE] [options]``."""
     parser = Parser(
@@ -178,13 +183,7 @@ def build_train_parser() -> argparse.ArgumentParser:
     )
     add_shared_arguments(parser)
     run = parser.add_argument_group("headless run")
-    run.add_argument(
-        "--iterations",
-        type=non_negative_int,
-        default=None,
-        metavar="N",
-        help=f"iterations to run in this invocation (default {DEFAULT_ITERATIONS})",
-    )
+    add_iterations_argument(run, None, f"iterations to run in this invocation (default {DEFAULT_ITERATIONS})")
     run.add_argument(
         "--log",
         metavar="FILE",
@@ -210,13 +209,7 @@ def build_inspection_parser(prog: str, description: str) -> argparse.ArgumentPar
                     epilog="Exit status: 0 done, 2 bad input, 130 interrupted (Ctrl+C).")
     add_shared_arguments(parser)
     group = parser.add_argument_group("the model looked at")
-    group.add_argument(
-        "--iterations",
-        type=non_negative_int,
-        default=0,
-        metavar="N",
-        help="train N iterations first (after --resume: N more; default 0)",
-    )
+    add_iterations_argument(group, 0, "train N iterations first (after --resume: N more; default 0)")
     group.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 

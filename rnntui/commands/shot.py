@@ -23,7 +23,7 @@ from pathlib import Path
 
 from textual.keys import Keys, key_to_character
 
-from rnntui.cli import EXIT_OK, EXIT_USAGE, Parser, add_shared_arguments, non_negative_int, build_session
+from rnntui.cli import EXIT_OK, EXIT_USAGE, Parser, add_iterations_argument, add_shared_arguments, build_session
 from rnntui.engine import RnntuiError
 from rnntui.engine.control import start_in_thread
 from rnntui.engine.files import check_writable, write_atomically
@@ -70,12 +70,9 @@ def build_shot_parser() -> argparse.ArgumentParser:
     )
     add_shared_arguments(parser)
     shot = parser.add_argument_group("the picture")
-    shot.add_argument(
-        "--iterations",
-        type=non_negative_int,
-        default=DEFAULT_ITERATIONS,
-        metavar="N",
-        help=f"iterations to train before opening the app (default {DEFAULT_ITERATIONS}; after --resume, N more)",
+    add_iterations_argument(
+        shot, DEFAULT_ITERATIONS,
+        f"iterations to train before opening the app (default {DEFAULT_ITERATIONS}; after --resume, N more)",
     )
     shot.add_argument(
         "--size",
