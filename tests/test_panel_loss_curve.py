@@ -25,6 +25,15 @@ from rnntui.tui.loss_curve import (
 )
 
 
+def show_history(panel: LossCurve, history, baseline: float) -> None:
+    """Hand a History to the panel as the screen does (pairs for the events), drawing once."""
+    panel.set_reactive(LossCurve.baseline, float(baseline))
+    panel.set_reactive(LossCurve.events, tuple((e.iteration, e.text) for e in history.events))
+    panel.set_reactive(LossCurve.smooth, history.smooth_loss)
+    panel.set_reactive(LossCurve.loss, history.loss)
+    panel.redraw()
+
+
 def loss_app(steps: int, change_at: int | None = None) -> tuple[PanelHarness, object]:
     """A harness whose LossCurve shows the History of a real ``steps``-iteration run.
 
@@ -38,7 +47,7 @@ def loss_app(steps: int, change_at: int | None = None) -> tuple[PanelHarness, ob
 
     def make(run_info: RunInfo) -> LossCurve:
         panel = LossCurve(run_info)
-        panel.show_history(trainer.history, trainer.initial_smooth_loss)
+        show_history(panel, trainer.history, trainer.initial_smooth_loss)
         return panel
 
     return PanelHarness(make, records[-1], info), trainer
@@ -245,7 +254,7 @@ def bpc_app(session, with_baselines: bool = True) -> PanelHarness:
 
     def make(run_info: RunInfo) -> LossCurve:
         panel = LossCurve(run_info)
-        panel.show_history(history, session.trainer.initial_smooth_loss)
+        show_history(panel, history, session.trainer.initial_smooth_loss)
         panel.evaluations = session.evaluations
         panel.view = BPC_VIEW
         if report is not None:

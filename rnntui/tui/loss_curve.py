@@ -208,10 +208,6 @@ class LossCurve(Panel):
     baselines_in_sample: reactive[bool] = reactive(False)  # scored on the training text (no held-out part)
     baselines_note: reactive[str] = reactive("")  # while the baselines are computed, or why they are not
 
-    def validate_events(self, events) -> tuple:
-        """Accept Event objects or (iteration, text) pairs; store pairs."""
-        return tuple((e.iteration, e.text) if hasattr(e, "iteration") else tuple(e) for e in events)
-
     _redraw_pending = False
 
     def __init__(self, *args, **kwargs) -> None:
@@ -267,14 +263,6 @@ class LossCurve(Panel):
         self.baselines = tuple(sorted((int(k), float(v)) for k, v in baselines.items()))
         self.baselines_in_sample = in_sample
         self.baselines_note = ""
-
-    def show_history(self, history, baseline: float) -> None:
-        """Take a History's arrays and events and the baseline, and redraw once (not per reactive)."""
-        self.set_reactive(LossCurve.baseline, float(baseline))
-        self.set_reactive(LossCurve.events, self.validate_events(history.events))
-        self.set_reactive(LossCurve.smooth, history.smooth_loss)
-        self.set_reactive(LossCurve.loss, history.loss)
-        self.redraw()
 
     @property
     def _plot(self) -> PlotextPlot | None:
