@@ -636,3 +636,21 @@ def test_the_app_without_a_terminal_says_so_and_exits_2():
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == ("rnntui: error: rnntui needs a terminal to draw on (stdout is not one); "
                                      "run it in a terminal, or train without the UI: rnntui train")
+
+
+def test_a_break_given_again_switches_a_saved_disabled_breakpoint_on_in_both_commands(capsys, corpus_file, tmp_path,
+                                                                                        fake_app):
+    from rnntui.engine import open_session
+
+    ckpt = tmp_path / "b.npz"
+    session = open_session(Corpus.from_path(corpus_file), {**SMALL_CONFIG}, breakpoints=["nan", "every 50"])
+    session.breakpoints.toggle(1)  # saved switched off
+    session.step()
+    session.save(ckpt)
+    status, out, _ = run(capsys, "train", corpus_file, "--resume", ckpt, "--iterations", 1, "--break", "every 50")
+    assert status == 0 and "breakpoints: nan, every 50\n" in out  # on again (a switched-off one reads '(off)')
+    status, out, _ = run(capsys, "train", corpus_file, "--resume", ckpt, "--iterations", 1)
+    assert "breakpoints: nan, every 50 (off)" in out  # not given: as saved
+    assert run(capsys, corpus_file, "--resume", ckpt, "--break", "every 50")[0] == 0
+    [(args, _)] = fake_app
+    assert [(bp.source, bp.enabled) for bp in args[0].breakpoints] == [("nan", True), ("every 50", True)]

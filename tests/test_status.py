@@ -9,7 +9,7 @@ from test_evaluation_screen import eval_session
 
 from rnntui.engine.corpus_pass import LN2
 from rnntui.engine.evaluation import Evaluation
-from rnntui.engine.session import StopCause
+from rnntui.engine.session import RunState, StopCause
 from rnntui.tui.status import SEPARATOR, evaluation_variants, wrap_items
 
 
@@ -200,3 +200,32 @@ async def test_paused_in_the_past_the_last_runs_rate_gives_way_on_a_narrow_heade
         assert first.startswith(f" ⏸ paused in the past (furthest {screen.state.furthest:,})")
         assert "last run" not in first and second.startswith(f" iter {screen.record.iteration:,}")
         assert screen.query_one("#status").size.height == 2
+
+
+@pytest.mark.parametrize(
+    "state, label, style",
+    [
+        (RunState.running(), "▶ running", "bold green"),
+        (RunState.paused(), "⏸ paused", "bold yellow"),
+        (RunState.paused(furthest=1234), "⏸ paused in the past (furthest 1,234)", "bold yellow"),
+        (RunState.stopped(StopCause.BREAKPOINT, "iter == 7: reached iteration 7"), "■ stopped: iter == 7: reached iteration 7",
+         "bold red"),
+        (RunState.stopped(StopCause.DIVERGED, "diverged at iteration 3: non-finite loss = nan"),
+         "■ stopped: diverged at iteration 3: non-finite loss = nan", "bold red"),
+        (RunState.stopped(StopCause.FAILED, "training failed (RuntimeError: x)"),
+         "■ stopped: training failed (RuntimeError: x)", "bold red"),
+        (RunState.stopped(StopCause.ENGINE_LOST, "the engine process was ended by signal SIGKILL"),
+         "■ engine lost: the engine process was ended by signal SIGKILL", "bold red"),
+    ],
+)
+def test_each_run_state_has_its_header(state, label, style):
+    from harness import fixed_run
+
+    from rnntui.tui.base import RunInfo
+    from rnntui.tui.status import StatusBar
+
+    trainer, _ = fixed_run(1)
+    bar = StatusBar(RunInfo(trainer.corpus, trainer.config.hidden_size))
+    bar.state = state
+    assert bar.state_label() == label and bar.state_style() == style
+    assert bar.run_items()[0].plain == label
