@@ -205,6 +205,24 @@ async def test_events_are_dotted_vertical_markers(monkeypatch):
         assert f"{event.iteration}: {event.text}" in str(panel.border_subtitle)
 
 
+@pytest.mark.parametrize(
+    "width, shown",
+    [
+        (90, "raw smooth baseline {baseline:.2f} ⡇ 40: learning_rate 0.1 -> 0.05"),
+        (50, "raw smooth base {baseline:.2f} ⡇40 LR 0.1→0.05"),
+        (30, "⡇40 LR 0.1→0.05"),
+    ],
+)
+async def test_a_narrow_panel_shortens_its_legend_but_not_the_change(width, shown):
+    """The bottom border keeps the latest change whole: words go first, then the key."""
+    app, trainer = loss_app(60, change_at=40)
+    async with app.run_test(size=(width, 16)) as pilot:
+        await pilot.pause()
+        bottom = widget_text(app.panel).splitlines()[-1]
+        expected = shown.format(baseline=trainer.initial_smooth_loss)
+        assert bottom.endswith(f" {expected} ─╯") and "…" not in bottom
+
+
 async def test_no_data_and_nonfinite_values():
     trainer, records = fixed_run(3)
     info = RunInfo(corpus=trainer.corpus, hidden_size=16)

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.content import Content
 from textual.markup import escape
 from textual.reactive import reactive
 from textual_plotext import PlotextPlot
 
+from ..engine.config import settings
 from ..engine.evaluation import Evaluation
 from ..engine.session import Branch
 from .base import Panel
@@ -53,6 +55,30 @@ def baseline_labels(baselines: tuple[tuple[int, float], ...], rows: int, low: fl
 def markup_color(plot_color: str) -> str:
     """The markup colour of a plotext colour name (``"cyan+"`` -> ``"cyan"``), for the legend."""
     return plot_color.rstrip("+")
+
+
+# Cells of a border subtitle's frame: "╰─ " before it and " ─╯" after it.
+SUBTITLE_FRAME = 6
+
+
+def short_event_text(text: str) -> str:
+    """An event's text made short for a narrow legend: a setting's name becomes its
+    placeholder (``learning_rate 0.1 -> 0.05`` -> ``LR 0.1→0.05``) and an explanation in
+    parentheses is left out."""
+    text = text.split(" (", 1)[0].replace(" -> ", "→")
+    name, _, rest = text.partition(" ")
+    setting = dict(settings()).get(name)
+    return f"{setting.metavar} {rest}" if setting is not None and rest else text
+
+
+def fit_legend(candidates: tuple[str, ...], width: int) -> str:
+    """The first markup legend, most detailed first, whose text fits ``width`` cells (the
+    last one when none does): a narrow panel drops words before it cuts the latest change."""
+    candidates = tuple(legend.lstrip() for legend in candidates)
+    for legend in candidates:
+        if Content.from_markup(legend).cell_length <= width:
+            return legend
+    return candidates[-1]
 
 
 def bucket_edges(n: int, n_buckets: int) -> np.ndarray:
@@ -463,11 +489,21 @@ class LossCurve(Panel):
         window = f"last {RECENT}" if self.recent_only else "all"
         scale = " · log10" if self.log_scale else ""
         self.border_title = f"{self.TITLE} · {window} · iter {plan.first}–{plan.last}{scale}"
-        key = f"[red]raw[/] [cyan]smooth[/] [yellow]baseline {self.baseline:.2f}[/]" + self._overlay_key(plan.overlays)
+        overlays = self._overlay_key(plan.overlays)
+        change = short_change = ""
         if self.events:
             it, text = self.events[-1]
-            key += f" [magenta]⡇ {it}: {escape(text)}[/]"
-        self.border_subtitle = key
+            change = f" [magenta]⡇ {it}: {escape(text)}[/]"
+            short_change = f" [magenta]⡇{it} {escape(short_event_text(text))}[/]"
+        self.border_subtitle = fit_legend(
+            (
+                f"[red]raw[/] [cyan]smooth[/] [yellow]baseline {self.baseline:.2f}[/]{overlays}{change}",
+                f"[red]raw[/] [cyan]smooth[/] [yellow]base {self.baseline:.2f}[/]{overlays}{short_change}",
+                f"{overlays}{short_change}",
+                short_change,
+            ),
+            self.outer_size.width - SUBTITLE_FRAME,
+        )
 
     @staticmethod
     def _overlay_key(overlays: tuple[Overlay, ...]) -> str:
