@@ -402,9 +402,17 @@ def test_the_old_future_is_kept_and_switching_back_replays_it_bit_identically(re
     for n in (199, 150, 121, 60):
         assert_same_record(timeline.goto(n), old[n])
         assert_history_matches(timeline.trainer, ref_trainer)
+        assert timeline.trainer.history.events == []  # main never had the change made on branch 1
     assert [(line.name, line.live) for line in timeline.lines] == [("branch 1", False), ("main", True)]
+    timeline.goto(121)
+    timeline.step()
+    timeline.set_hyperparameters(temperature=2.0)  # a branch from main names main's change only
+    assert timeline.lines[-1].change == "temperature 1.0 -> 2.0"
     timeline.switch_to("branch 1")  # and back: left after iteration 150 of the new branch
     assert timeline.trainer.iteration == 151 and timeline.furthest == 150
+    assert [e.text for e in timeline.trainer.history.events if not e.text.startswith("new branch")] == [
+        "learning_rate 0.1 -> 0.05"
+    ]
     assert_same_record(timeline.goto(140), new[140])
     assert_same_record(timeline.step(), new[141])
 

@@ -367,12 +367,14 @@ class Timeline:
                 f"the trainer is at iteration {trainer.iteration} but its timeline left it at {self._at}; "
                 "step it only through the timeline (or make a new Timeline)"
             )
+        line_events = self._events  # the line's own events: the ones just made belong to a new branch
         self._events = list(trainer.history.events) + [e for e in self._events if e.iteration > self._at]
         if trainer.config == self.config_at(self._at):
             return None
         message = None
         if self.behind:  # keep the line as it was, under the config it had here, then cut its future
             before = self._export(config=self.config_at(self._at))
+            before.events = line_events
             message = self._branch()
             self._keep(before)
         self._set_config_from(self._at, trainer.config)
