@@ -122,8 +122,23 @@ def test_going_back_shows_the_samples_of_that_time_long_after():
     session = make_session(sample_every=1)
     session.run(300, lambda: False)
     shown = session.goto(10)
-    assert [s.iteration for s in session.samples_until(shown)] == list(range(12))  # drawn up to the state after 10
+    assert [s.iteration for s in session.samples_until(shown)] == list(range(11))  # sample 11 comes with step 11
     assert [s.iteration for s in session.samples[-3:]] == [297, 298, 299]
+
+
+def test_going_back_shows_the_samples_that_existed_when_that_iteration_first_ran():
+    session = make_session(sample_every=10)
+    seen = {}  # record iteration -> the samples there as training first reached it
+    for _ in range(31):
+        record = session.step()
+        if record.iteration == 25:
+            session.sample_now()  # drawn from the state after record 25: iteration 26
+        if record.iteration in (9, 10, 19, 25):
+            seen[record.iteration] = session.samples
+    assert [s.iteration for s in seen[9]] == [0] and [s.iteration for s in seen[10]] == [0, 10]
+    assert [(s.iteration, s.on_demand) for s in seen[25]] == [(0, False), (10, False), (20, False), (26, True)]
+    for n, samples in seen.items():
+        assert session.samples_until(session.goto(n)) == samples
 
 
 # --- kept branches --------------------------------------------------------------------------------

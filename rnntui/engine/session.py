@@ -450,10 +450,16 @@ class Session:
         return tuple(self._samples)
 
     def samples_until(self, record: StepRecord | None) -> tuple[Sample, ...]:
-        """The kept samples that existed when ``record`` was the newest: drawn up to the state after it."""
+        """The kept samples that existed when ``record`` was the newest.
+
+        An automatic sample of iteration n is drawn as step n begins, so it exists
+        once record n does; one asked for while record n was the newest was drawn
+        from the state after it (iteration n + 1).
+        """
         if record is None:
             return self.samples
-        return tuple(s for s in self._samples if s.iteration <= record.iteration + 1)
+        n = record.iteration
+        return tuple(s for s in self._samples if s.iteration <= (n + 1 if s.on_demand else n))
 
     def _forget_samples_after(self, iteration: int) -> None:
         """On a new branch: drop samples drawn after ``iteration`` (they went with the kept line)."""
