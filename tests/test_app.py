@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from harness import DebuggerApp, screen_lines, wait_for, wait_for_run_end, widget_text
 from textual import events
+from textual.widgets import Label
 
 from rnntui.engine import Config, Corpus, Trainer, load_checkpoint
 from rnntui.engine.session import RunState, Session, StopCause
@@ -164,6 +165,27 @@ async def test_quit_asks_when_progress_is_unsaved():
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         await pilot.press("q", "y")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_quit_asks_when_only_an_evaluation_is_unsaved_and_names_what_would_be_lost():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")  # nothing trained, but the evaluation would go with the quit
+        await wait_for(pilot, lambda: app.controller.mirror.evaluations, "the evaluation")
+        await wait_for(pilot, lambda: app.controller.mirror.dirty, "the evaluation counted as unsaved")
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog)
+        assert "Not saved since the last save: evaluations." in "\n".join(screen_lines(app))
+        await pilot.press("n", "space")
+        await wait_for(pilot, lambda: app.controller.mirror.unsaved_iterations == 1, "one iteration")
+        await pilot.press("q")
+        await pilot.pause()
+        question = " ".join(line.strip(" │") for line in widget_text(app.screen.query_one(Label)).splitlines())
+        assert question == "Not saved since the last save: 1 iteration, evaluations. Quit anyway?"
+        await pilot.press("y")
         await pilot.pause()
     assert app.return_code == 0
 

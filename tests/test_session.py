@@ -69,6 +69,35 @@ def test_dirty_follows_progress_and_going_back(tmp_path):
     assert session.dirty
 
 
+def test_each_unsaved_part_is_named_until_a_save(tmp_path):
+    session = make_session()
+    session.step()
+    assert session.unsaved_parts == ("iterations",)
+    session.save(tmp_path / "s.npz")
+    session.evaluate_now()  # nothing trained, but an evaluation a save would keep
+    assert session.unsaved_parts == ("evaluations",) and session.dirty
+    session.save(tmp_path / "s.npz")
+    session.breakpoints.add("every 50")
+    assert session.unsaved_parts == ("breakpoint changes",)
+    session.save(tmp_path / "s.npz")
+    session.breakpoints.toggle(0)
+    assert session.unsaved_parts == ("breakpoint changes",)
+    session.breakpoints.toggle(0)  # back as saved: nothing to lose
+    assert session.unsaved_parts == () and not session.dirty
+    session.set_hyperparameters(clip=2.0)
+    assert session.unsaved_parts == ("hyperparameter changes",)
+
+
+def test_a_resumed_run_starts_with_nothing_unsaved(tmp_path):
+    session = make_session(eval_every=2)
+    session.run(5, lambda: False)
+    session.breakpoints.add("smooth < 1")
+    session.save(tmp_path / "s.npz")
+    resumed = open_session(session.trainer.corpus, resume=tmp_path / "s.npz")
+    assert len(resumed.evaluations) == len(session.evaluations) > 0 and len(resumed.breakpoints) == 1
+    assert resumed.unsaved_parts == () and not resumed.dirty
+
+
 def test_save_keeps_the_extras_it_was_resumed_with(tmp_path):
     session = make_session()
     session.step()

@@ -283,6 +283,7 @@ class Update:
     branches_version: int
     branches: tuple[Branch, ...] | None  # every line of training, when the list changed
     dirty: bool  # progress would be lost without a save
+    unsaved_parts: tuple[str, ...]  # which parts of it (Session.unsaved_parts)
     unsaved_iterations: int
     saved_iteration: int | None
     save_path: str | None
@@ -524,6 +525,7 @@ class SessionHost:
         session.notices.clear()
         notices, self._notices = tuple(self._notices), []
         finished, self._finished = self._finished, None
+        unsaved = session.unsaved_parts
         return Update(
             state=session.state_between_runs if self._pause or not self.running else RunState.running(),
             iteration=trainer.iteration,
@@ -542,7 +544,8 @@ class SessionHost:
             evaluations=evaluations,
             branches_version=session.branches_version,
             branches=session.branches if session.branches_version != known.branches_version else None,
-            dirty=session.dirty,
+            dirty=bool(unsaved),
+            unsaved_parts=unsaved,
             unsaved_iterations=session.unsaved_iterations,
             saved_iteration=session.saved_iteration,
             save_path=str(session.save_path) if session.save_path is not None else None,
@@ -610,6 +613,7 @@ class Mirror:
     evaluations: tuple[Evaluation, ...] = ()
     branches: tuple[Branch, ...] = ()
     dirty: bool = False
+    unsaved_parts: tuple[str, ...] = ()
     unsaved_iterations: int = 0
     saved_iteration: int | None = None
     save_path: str | None = None
@@ -636,6 +640,7 @@ class Mirror:
         if update.branches is not None:
             self.branches = update.branches
         self.dirty, self.unsaved_iterations = update.dirty, update.unsaved_iterations
+        self.unsaved_parts = update.unsaved_parts
         self.saved_iteration, self.save_path = update.saved_iteration, update.save_path
         self.busy = update.busy
         self.notices.extend(update.notices)

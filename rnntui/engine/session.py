@@ -172,13 +172,13 @@ class Session:
         self._failure: str | None = None
         self.running = False  # inside run()
         self.saved_iteration: int | None = trainer.iteration if trainer.iteration else None
-        self._saved_mark = self._progress_mark()  # what "no unsaved progress" looks like
         self.save_path: Path | None = None
         self.notices: list[str] = []  # things to tell the user once they are looking (short corpus, ...)
         self._samples: deque[Sample] = deque(maxlen=keep_samples)
         self.samples_version = 0  # grows whenever the kept samples change
         self._evaluations: list[Evaluation] = []  # this branch's, by iteration (some may lie ahead after going back)
         self.evaluations_version = 0  # grows whenever they change
+        self._saved_mark = self._progress_mark()  # what "no unsaved progress" looks like
         self.progress_hook: Callable[[str, int, int], None] | None = None  # told (what, done, total) during long work
         self._kept_payload: dict[str, tuple[deque, list]] = {}  # kept line -> its samples and evaluations
         self.saved_branches: list[Branch] = []  # branches read from a checkpoint: curves only
@@ -469,21 +469,39 @@ class Session:
             self.samples_version += 1
 
     # --- saving ------------------------------------------------------------
-    def _progress_mark(self) -> tuple:
-        """Where training stands: iterations computed, the shown position, and the hyperparameters."""
-        computed = max(self.timeline.furthest + 1, self.trainer.iteration)
-        return (computed, self.trainer.iteration, self.trainer.config)
+    def _progress_mark(self) -> dict[str, object]:
+        """What a checkpoint keeps, part by part: a part that differs from the last save's is unsaved.
+
+        Where the user stands is not a part: going back after a save loses nothing.
+        """
+        return {
+            "iterations": max(self.timeline.furthest + 1, self.trainer.iteration),
+            "hyperparameter changes": self.trainer.config,
+            "evaluations": self.evaluations_version,
+            "breakpoint changes": tuple((str(bp), bp.enabled) for bp in self.breakpoints),
+        }
+
+    def _take_saved_mark(self) -> None:
+        """What is here now counts as saved (after a save, or once a resumed run is set up)."""
+        self._saved_mark = self._progress_mark()
+
+    @property
+    def unsaved_parts(self) -> tuple[str, ...]:
+        """The parts of the progress changed since the last save (or the start), as phrases,
+        e.g. ("iterations", "evaluations", "breakpoint changes")."""
+        now = self._progress_mark()
+        return tuple(part for part, value in now.items() if value != self._saved_mark[part])
 
     @property
     def dirty(self) -> bool:
         """True when something computed or changed since the last save (or the start) would be lost."""
-        return self._progress_mark() != self._saved_mark
+        return bool(self.unsaved_parts)
 
     @property
     def unsaved_iterations(self) -> int:
         """Iterations computed since the last save (or the start of this session)."""
         computed = max(self.timeline.furthest + 1, self.trainer.iteration)
-        return max(0, computed - self._saved_mark[0])
+        return max(0, computed - self._saved_mark["iterations"])
 
     def save(self, path: str | Path, rescue: bool = False) -> "Saved":
         """Save a checkpoint atomically, with the breakpoints and any other extras it was resumed with.
@@ -519,7 +537,7 @@ class Session:
         if problem is not None:
             note = f"{problem}; saved to {written} instead" + ("" if note is None else f" ({note})")
         self.saved_iteration = saved_count
-        self._saved_mark = self._progress_mark()
+        self._take_saved_mark()
         self.save_path = Path(written)
         return Saved(Path(written), saved_count, note, rescued=problem is not None)
 
@@ -600,6 +618,7 @@ def open_session(
                 session._add_evaluation(evaluation)
         except ValueError as err:
             raise CheckpointError(f"{resume}: the saved evaluations are damaged ({err})", "use an intact checkpoint") from None
+    session._take_saved_mark()  # the evaluations just read are the checkpoint's own
     if trainer.window_notice:
         session.notices.append(trainer.window_notice)
     if resume is not None:

@@ -9,7 +9,7 @@ from typing import Iterable
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
-from ..engine.control import Controller, EngineLost, start_engine_process, start_in_thread
+from ..engine.control import Controller, EngineLost, Mirror, start_engine_process, start_in_thread
 from ..engine.session import Session
 from .dialogs import ConfirmDialog, TextPrompt
 from .keys import palette_commands
@@ -96,13 +96,7 @@ class RnntuiApp(App):
         if not self.controller.alive or not mirror.dirty:
             self._quit()
             return
-        unsaved = mirror.unsaved_iterations
-        if unsaved:
-            what = "1 iteration" if unsaved == 1 else f"{unsaved:,} iterations"
-            question = f"{what} since the last save {'is' if unsaved == 1 else 'are'} not saved. Quit anyway?"
-        else:
-            question = "Hyperparameter changes since the last save are not saved. Quit anyway?"
-        self.push_screen(ConfirmDialog(question, "Quit", "Stay"), lambda yes: yes and self._quit())
+        self.push_screen(ConfirmDialog(quit_question(mirror), "Quit", "Stay"), lambda yes: yes and self._quit())
 
     async def action_quit(self) -> None:
         """ctrl+q (Textual's quit key) goes through the same question as q."""
@@ -115,6 +109,14 @@ class RnntuiApp(App):
             except EngineLost:
                 pass
         self.exit(0)
+
+
+def quit_question(mirror: Mirror) -> str:
+    """What quitting now would lose, as a question: the iterations first, then the other parts."""
+    unsaved = mirror.unsaved_iterations
+    lost = ["1 iteration" if unsaved == 1 else f"{unsaved:,} iterations"] if unsaved else []
+    lost += [part for part in mirror.unsaved_parts if part != "iterations"]
+    return f"Not saved since the last save: {', '.join(lost)}. Quit anyway?"
 
 
 def _check_save_path(value: str) -> str | None:
