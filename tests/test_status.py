@@ -5,7 +5,7 @@ from harness import DebuggerApp, wait_for, wait_for_run_end, widget_text
 from rich.text import Text
 from test_app import main, make_app
 from test_evaluation import plain_nats
-from test_evaluation_screen import eval_session
+from test_evaluation_screen import SETTINGS, eval_session
 
 from rnntui.engine.corpus_pass import LN2
 from rnntui.engine.evaluation import Evaluation
@@ -229,3 +229,23 @@ def test_each_run_state_has_its_header(state, label, style):
     bar.state = state
     assert bar.state_label() == label and bar.state_style() == style
     assert bar.run_items()[0].plain == label
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_a_breakpoint_reached_from_the_past_says_how_far_training_went(size):
+    session = eval_session(steps=40)  # a held-out fifth: training reads the first part only
+    session.breakpoints.add("iter == 20")
+    chars = len(session.trainer.corpus)
+    trained = chars - int(SETTINGS["val_frac"] * chars)
+    app = DebuggerApp(session)
+    async with app.run_test(size=size) as pilot:
+        screen = main(app)
+        await pilot.press("g", *"10", "enter")
+        await wait_for(pilot, lambda: screen.record is not None and screen.record.iteration == 10, "iteration 10")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: screen.state.cause is StopCause.BREAKPOINT, "the breakpoint")
+        await pilot.pause()
+        first, second = header_text(app).splitlines()
+        assert first.startswith(" ■ stopped: iter == 20")
+        assert second.startswith(f" iter 20 (furthest 39) │ p {screen.record.position:,}/{trained:,} │")
+        assert screen.query_one("#status").size.height == 2

@@ -123,7 +123,7 @@ class RunState:
     """What the header shows and the actions check: running, paused (maybe in the past), or stopped."""
 
     phase: Phase
-    furthest: int | None = None  # paused behind the front: the furthest iteration computed
+    furthest: int | None = None  # paused or stopped behind the front: the furthest iteration computed
     cause: StopCause | None = None  # why it stopped (phase STOPPED only)
     message: str = ""  # the stop's reason in words
 
@@ -137,8 +137,9 @@ class RunState:
         return cls(Phase.PAUSED, furthest=furthest)
 
     @classmethod
-    def stopped(cls, cause: StopCause, message: str) -> "RunState":
-        return cls(Phase.STOPPED, cause=cause, message=message)
+    def stopped(cls, cause: StopCause, message: str, furthest: int | None = None) -> "RunState":
+        """Stopped; ``furthest`` as for :meth:`paused` (a run from the past stopped before the front)."""
+        return cls(Phase.STOPPED, furthest=furthest, cause=cause, message=message)
 
     @property
     def is_running(self) -> bool:
@@ -146,7 +147,7 @@ class RunState:
 
     @property
     def in_the_past(self) -> bool:
-        return self.phase is Phase.PAUSED and self.furthest is not None
+        return self.phase is not Phase.RUNNING and self.furthest is not None
 
 
 _STOP_CAUSES = {RunEnd.BREAKPOINT: StopCause.BREAKPOINT, RunEnd.DIVERGED: StopCause.DIVERGED}
@@ -241,12 +242,13 @@ class Session:
     @property
     def state_between_runs(self) -> RunState:
         """The state once no run goes on: stopped by the last step (or a failure), or paused."""
-        if self._failure is not None:
-            return RunState.stopped(StopCause.FAILED, self._failure)
-        if self._stop is not None:
-            return RunState.stopped(_STOP_CAUSES[self._stop.end], self._stop.message)
         timeline = self.timeline
-        return RunState.paused(timeline.furthest if timeline.behind else None)
+        furthest = timeline.furthest if timeline.behind else None
+        if self._failure is not None:
+            return RunState.stopped(StopCause.FAILED, self._failure, furthest)
+        if self._stop is not None:
+            return RunState.stopped(_STOP_CAUSES[self._stop.end], self._stop.message, furthest)
+        return RunState.paused(furthest)
 
     @property
     def stop_reason(self) -> str | None:

@@ -8,6 +8,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..engine import Corpus, StepRecord
+from ..engine.trainer import training_length
 
 
 @dataclass(frozen=True)
@@ -16,10 +17,16 @@ class RunInfo:
 
     corpus: Corpus  # the training text (for the input window's context)
     hidden_size: int  # H
+    val_frac: float = 0.0  # the fraction held out at the end of the text
 
     @property
     def vocab(self) -> tuple[str, ...]:
         return self.corpus.vocab
+
+    @property
+    def training_chars(self) -> int:
+        """The characters training reads: the text less its held-out end."""
+        return training_length(len(self.corpus), self.val_frac)
 
 
 class Panel(Widget, can_focus=True):

@@ -80,7 +80,7 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
         super().__init__()
         self.controller = controller
         mirror = controller.mirror
-        self.info = RunInfo(corpus=controller.corpus, hidden_size=mirror.config.hidden_size)
+        self.info = RunInfo(controller.corpus, mirror.config.hidden_size, mirror.config.val_frac)
         corpus = controller.corpus
         window = min(mirror.config.seq_length, len(corpus) - 1)  # a short corpus trains a shorter window
         self.baseline = -np.log(1.0 / corpus.vocab_size) * window  # the loss of a uniform guess

@@ -137,9 +137,11 @@ class StatusBar(Widget):
             return [Text(f"resumed after {fmt_int(self.done)} iterations: press space to step", style="dim")]
         if rec is None:
             return self._with_evaluation([Text("no step yet", style="dim")])
+        furthest = self.state.furthest if self.state.phase is Phase.STOPPED else None  # paused says it above
+        iteration = f"iter {fmt_int(rec.iteration)}" + ("" if furthest is None else f" (furthest {fmt_int(furthest)})")
         return self._with_evaluation([
-            Text(f"iter {fmt_int(rec.iteration)}", style="bold"),
-            Text(f"p {fmt_int(rec.position)}/{fmt_int(len(self.info.corpus))}"),
+            Text(iteration, style="bold"),
+            Text(f"p {fmt_int(rec.position)}/{fmt_int(self.info.training_chars)}"),
             Text(f"loss {rec.loss:.3f}"),
             Text(f"smooth {rec.smooth_loss:.3f}", style="bold"),
         ])
