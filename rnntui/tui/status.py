@@ -44,7 +44,8 @@ def evaluation_variants(evaluations: tuple[Evaluation, ...], busy: tuple[str, in
 
     ``held-out 2.301 bpc @ 1,500`` (the iteration is the number of updates the
     model had), ``train 2.143 bpc @ 1,500`` without a held-out part; shorter
-    forms drop the iteration, then the words. Empty when there is nothing to say.
+    forms drop the iteration, then the words (then, while work goes on, the figure).
+    Empty when there is nothing to say.
     """
     figures: list[str] = []
     if evaluations:
@@ -62,7 +63,8 @@ def evaluation_variants(evaluations: tuple[Evaluation, ...], busy: tuple[str, in
     if not figures:
         return [Text(work, style="italic"), Text(short_work, style="italic")]
     pairs = [(figures[0], work), (figures[1], work), (figures[2], short_work)]
-    return [Text.assemble((f, "bold"), " · ", (w, "italic")) for f, w in pairs]
+    # last, the work alone: while it goes on, the figure it will replace can wait
+    return [Text.assemble((f, "bold"), " · ", (w, "italic")) for f, w in pairs] + [Text(short_work, style="italic")]
 
 
 class StatusBar(Widget):
