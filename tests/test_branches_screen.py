@@ -132,16 +132,20 @@ async def test_the_loss_panel_overlays_the_kept_branch_in_both_views():
         panel = app.main.query_one("#loss")
         plan = panel.plan()
         (overlay,) = plan.overlays
-        xs, ys = bucket_last(np.arange(STEPS), main_smooth, panel.n_buckets)
+        live = len(app.main.loss)  # iterations of the live branch: FORK + 1 shared, then 3 of its own
+        assert plan.last == live - 1 == FORK + 3  # the live line's span: main, which went further, is cut to it
+        xs, ys = bucket_last(np.arange(live), main_smooth[:live], panel.n_buckets)
         assert overlay.name == "main" and overlay.xs.tolist() == xs.tolist() and overlay.ys.tolist() == ys.tolist()
-        assert plan.last == STEPS - 1  # the range reaches the end of the kept line
         assert "main" in str(panel.border_subtitle)
         await pilot.press("v")
         await wait_for(pilot, lambda: bool(panel.baselines), "the k-gram baselines")
         assert panel.view == BPC_VIEW
-        (overlay,) = panel.bpc_plan().overlays
-        its = np.array([e.iteration for e in old_evaluations])
-        held = np.array([e.val_bpc for e in old_evaluations])
+        bpc_plan = panel.bpc_plan()
+        (overlay,) = bpc_plan.overlays
+        shown = [e for e in old_evaluations if e.iteration <= bpc_plan.last]
+        assert 0 < len(shown) < len(old_evaluations)
+        its = np.array([e.iteration for e in shown])
+        held = np.array([e.val_bpc for e in shown])
         xs, ys = bucket_minmax(its, held, panel.n_buckets)
         assert overlay.xs.tolist() == xs.tolist() == its.tolist() and overlay.ys.tolist() == ys.tolist()
         await pilot.press("B")

@@ -384,8 +384,8 @@ async def test_kept_branches_are_overlaid_with_their_names_and_the_key_hides_the
         await pilot.pause()
         plan = panel.plan()
         assert [o.name for o in plan.overlays] == ["main", "branch 1"]
-        assert plan.last == 199  # the range covers the kept line
-        xs, ys = bucket_last(np.arange(200), longer, panel.n_buckets)
+        assert plan.last == 119  # the live line's span: the kept line that went further is cut to it
+        xs, ys = bucket_last(np.arange(120), longer[:120], panel.n_buckets)
         assert plan.overlays[0].xs.tolist() == xs.tolist() and plan.overlays[0].ys.tolist() == ys.tolist()
         assert plan.overlays[0].color != plan.overlays[1].color
         assert "main" in str(panel.border_subtitle) and "branch 1" in str(panel.border_subtitle)

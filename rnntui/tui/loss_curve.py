@@ -322,11 +322,13 @@ class LossCurve(Panel):
         """The branches overlaid: every line but the live one, while the overlay is on."""
         return tuple(b for b in self.branches if not b.live) if self.overlay else ()
 
-    def _range(self, n: int, ends: list[int]) -> tuple[int, int]:
-        """(first, last) iteration shown: the live line's last RECENT, or everything up to the furthest of ``ends``."""
-        if self.recent_only:
-            return max(0, n - RECENT), max(n - 1, 0)
-        return 0, max([n - 1, 0, *ends])
+    def _range(self, n: int) -> tuple[int, int]:
+        """(first, last) iteration shown: the live line's last RECENT iterations, or all of it.
+
+        Kept branches are drawn over the live line's span only: a long old line
+        would squeeze a new branch into a few columns.
+        """
+        return (max(0, n - RECENT) if self.recent_only else 0), max(n - 1, 0)
 
     def plan(self) -> CurvePlan | None:
         """What to draw for the current reactives, or None before the first iteration."""
@@ -335,7 +337,7 @@ class LossCurve(Panel):
         if n == 0:
             return None
         kept = [b for b in self.kept_branches if b.smooth is not None and len(b.smooth)]
-        start, last = self._range(n, [len(b.smooth) - 1 for b in kept])
+        start, last = self._range(n)
         smooth = self.smooth if self.smooth is not None else np.zeros(0)
         markers = tuple(sorted({int(it) for it, _ in self.events if start <= it <= n - 1}))
         overlays = tuple(Overlay(b.name, *self._series(b.smooth, start, bucket_last, last + 1), color)
@@ -346,7 +348,7 @@ class LossCurve(Panel):
             baseline=float(self._transform(np.float64(self.baseline))),
             markers=markers,
             first=start,
-            last=n - 1 if self.recent_only else last,
+            last=last,
             ylabel="log10(loss)" if self.log_scale else "loss",
             overlays=overlays,
         )
@@ -382,9 +384,8 @@ class LossCurve(Panel):
         if not len(live.iterations) and not kept and not self.baselines:
             return None
         n = len(self.loss) if self.loss is not None else 0
-        ends = [int(s.iterations[-1]) for s in [live, *(s for _, s in kept)] if len(s.iterations)]
-        first, last = self._range(n, ends)
-        if self.recent_only and len(live.iterations):
+        first, last = self._range(n)
+        if len(live.iterations):
             last = max(last, int(live.iterations[-1]))  # the evaluation of the model after the last update
         colors = {b.name: c for b, c in self._colored([b for b, _ in kept])}
         return BpcPlan(
