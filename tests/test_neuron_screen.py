@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from harness import screen_lines, wait_for
 from test_corpus_pass import oracle_pass
-from test_units_screen import BRACKETS, SIZES, SNAPSHOT_STEPS, make_app, open_table
+from test_units_screen import BRACKETS, LONG_RUN, SIZES, SNAPSHOT_STEPS, make_app, open_table, title_line
 from textual.widgets import OptionList
 
 from rnntui.engine import Corpus
@@ -192,6 +192,29 @@ async def test_an_older_analysis_says_so_on_the_page_and_r_recomputes():
         assert "after 61 steps" in str(title.content) and "press r" not in str(title.content)
         hs, _, _ = oracle_pass(app.session.trainer.params, app.session.trainer.corpus.data)
         check_visible_text(app, BRACKETS, hs, 1)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_title_fits_one_line_giving_way_part_by_part(size):
+    app = make_app(hidden_size=32, steps=LONG_RUN)
+    async with app.run_test(size=size) as pilot:
+        table = await open_table(pilot)
+        best = table.order[0]
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, NeuronScreen) and app.screen.computed is not None,
+                       "the neuron page")
+        await pilot.pause()
+        title = title_line(app)
+        assert f"nit {best} (1st by |r| depth ↓)" in title and "after 1,203 steps" in title
+        assert not title.endswith("…")
+        if size == (120, 40):
+            assert title.startswith(f"Neuron page · unit {best} ") and "4,023 characters of brackets.txt" in title
+        await pilot.press("escape", "escape", "space", "space")
+        screen = await open_page(pilot, best)
+        title = title_line(app)  # an older analysis: what it is of stays, the rest gives way
+        assert f"nit {best} (1st by |r| depth ↓)" in title and "after 1,203 steps" in title
+        assert "now at 1,205" in title and "press r" in title and not title.endswith("…")
+        assert screen.unit == best
 
 
 def test_text_layout_rows_are_the_lines_cut_at_the_width(monkeypatch):

@@ -117,7 +117,8 @@ async def test_rows_are_the_analysis_of_the_current_parameters(size):
             dead = plain["std"][u] < DEAD_STD
             assert ("dead" in row) == dead
         title = str(screen.query_one("#analysis-title").content)
-        assert "after 60 steps" in title and f"{direct.bits_per_char:.3f} bits/char" in title
+        unit = "bits/char" if size == (120, 40) else "bpc"  # said shortly when narrow
+        assert "after 60 steps" in title and f"{direct.bits_per_char:.3f} {unit}" in title
         assert "press r" not in title
 
 
@@ -257,6 +258,72 @@ async def test_an_older_analysis_says_so_and_r_recomputes():
         assert "press r" not in str(app.screen.query_one("#analysis-title").content)
 
 
+def title_line(app) -> str:
+    """The analysis title as drawn, after checking that it takes one line."""
+    title = app.screen.query_one("#analysis-title")
+    assert title.region.height == 1, str(title.content)
+    return screen_lines(app)[title.region.y].strip()
+
+
+LONG_RUN = 1203  # steps: a count with a thousands separator
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_title_fits_one_line_giving_way_part_by_part(size):
+    app = make_app(hidden_size=32, steps=LONG_RUN)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_table(pilot)
+        bpc = f"{screen.computed.analysis.bits_per_char:.3f}"
+        title = title_line(app)
+        assert "after 1,203 steps" in title and bpc in title and not title.endswith("…")
+        if size == (120, 40):  # room for every part in full
+            assert title == f"Unit table · sorted by |r| depth ↓ · 4,023 characters of brackets.txt · {bpc} bits/char" \
+                            " · after 1,203 steps"
+        await pilot.press("escape", "space", "space", "U")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnitsScreen) and app.screen.computed is not None,
+                       "the table again")
+        await pilot.pause()
+        title = title_line(app)  # an older analysis: what it is of stays, the rest gives way
+        assert "after 1,203 steps" in title and "now at 1,205" in title and "press r" in title
+        assert not title.endswith("…") and "|r| depth ↓" in title
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_regex_hint_and_the_footer_labels_are_whole(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        screen = await open_table(pilot)
+        lines = screen_lines(app)
+        regex = screen.query_one("#regex", Input)
+        assert regex.placeholder.startswith("PATTERN") and len(regex.placeholder) < regex.content_region.width
+        assert regex.placeholder in lines[regex.region.y]
+        footer = lines[-1].split("▏")[0]  # the keys, left of the palette's
+        shown = [binding for _, binding, _, _ in screen.active_bindings.values() if binding.show]
+        assert shown
+        for binding in shown:
+            label = binding.group.description if binding.group else binding.description
+            assert label in footer, label
+        await pilot.press("slash")  # keys left out of the footer: the choosers' labels name them
+        assert app.focused is regex and "regex (/)" in lines[regex.region.y]
+        screen.query_one(DataTable).focus()
+        await pilot.press("f")
+        assert app.focused is screen.query_one("#feature") and "feature (f)" in lines[regex.region.y]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_scatters_y_axis_is_named_at_its_top_left(size):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await open_table(pilot)
+        lines = screen_lines(app)
+        (top,) = [y for y, line in enumerate(lines) if "1.00┤" in line]  # the y axis's highest tick
+        (named,) = [y for y, line in enumerate(lines) if "↑ sat high (h > 0.95)" in line]
+        assert named < top and lines[named].index("↑") <= lines[top].index("1.00┤")
+        (ticks,) = [y for y, line in enumerate(lines) if re.search(r"0\.00 +0\.25 +0\.50 +0\.75 +1\.00", line)]
+        below = lines[ticks + 1 : ticks + 3]
+        assert any("sat low (h < -0.95) →" in line for line in below) and not any("high" in line for line in below)
+
+
 SNAPSHOT_STEPS = 400  # enough training for saturated units to show in the scatter
 
 
@@ -281,13 +348,15 @@ async def test_the_unit_table_snapshot_shows_the_title_columns_rows_and_scatter(
         direct = analyze(app.session.trainer.params, app.session.trainer.corpus)
         assert lines[0].startswith(" Unit table · sorted by |r| depth ↓ · 4,023 characters of brackets.txt · "
                                    f"{direct.bits_per_char:.3f} bits/char · after {SNAPSHOT_STEPS} steps")
-        assert lines[1].split() == ["feature", "depth", "▼", "regex:", "PATTERN,", "enter:", "a", "feature", "of",
-                                    "your", "own", "(e.g.", "[aeiou]", "or", "\\bthe\\b)"]
+        assert lines[1].split() == ["feature", "(f)", "depth", "▼", "regex", "(/)", "PATTERN,", "enter:", "a",
+                                    "feature", "of", "your", "own", "(e.g.", "[aeiou]", "or", "\\bthe\\b)"]
         assert lines[2].split()[:8] == ["unit", "mean", "std", "sat", "low", "sat", "high", "flags"]
-        assert "r depth" in lines[2] and "saturation: a dot per unit" in lines[2]
+        assert "r depth" in lines[2] and "↑ sat high (h > 0.95) · a dot per unit" in lines[2]
         best = direct.features["depth"].best_unit
         assert lines[3].split()[0] == str(best) and f"{direct.features['depth'].r[best]:+.3f}" in lines[3]
-        assert any("low (h < -0.95)" in line for line in lines) and "Recompute" in lines[-1]
+        assert any("sat low (h < -0.95) →" in line for line in lines)
+        assert lines[-1].split()[:11] == ["esc", "Back", "/", "cancel", "r", "Recompute", "N", "Neuron", "page",
+                                          "o", "O"]
 
 
 def test_the_analysis_comes_back_from_an_engine_process():

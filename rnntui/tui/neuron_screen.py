@@ -34,9 +34,10 @@ from ..engine.corpus import Corpus
 from ..engine.corpus_pass import PassResult, Region, recompute
 from ..engine.units import CONTEXT_MARKS, HIST_BINS, SATURATION, TopPosition, unit_contexts
 from . import scale
-from .analysis_actions import AnalysisScreen, AnalysisStore, Computed
+from .analysis_actions import AnalysisStore, Computed
 from .glyphs import describe, glyph
 from .heatmap import RowOrder
+from .units_screen import OneLineTitle
 
 TOP_NEXT = 5  # likeliest next characters shown at the cursor
 MAX_LINES = 1_000_000  # a text with more lines is wrapped at the width only (the line index costs 16 bytes a line)
@@ -333,7 +334,7 @@ def context_prompt(top: TopPosition) -> Text:
     return text
 
 
-class NeuronScreen(AnalysisScreen):
+class NeuronScreen(OneLineTitle):
     """One unit over the whole training text: the coloured text, its statistics and its contexts."""
 
     DEFAULT_CSS = """
@@ -402,10 +403,16 @@ class NeuronScreen(AnalysisScreen):
         self.order = order  # the order [ and ] follow (None: by unit number)
 
     def heading(self) -> str:
-        where = ""
-        if self.order is not None:
-            where = f" ({ordinal(self.order.units.index(self.unit) + 1)} by {self.order.by})"
-        return f"Neuron page · unit {self.unit}{where}"
+        return f"Neuron page · unit {self.unit}{self._rank()}"
+
+    def short_heading(self) -> str:
+        return f"Unit {self.unit}{self._rank()}"
+
+    def _rank(self) -> str:
+        """Where the unit stands in the order [ and ] follow, e.g. `` (3rd by |r| depth ↓)``, or nothing."""
+        if self.order is None:
+            return ""
+        return f" ({ordinal(self.order.units.index(self.unit) + 1)} by {self.order.by})"
 
     def compose(self) -> ComposeResult:
         yield from self.compose_status()

@@ -7,30 +7,117 @@ on a header sorts by it and a second click reverses); the default is |r| with th
 chosen feature, largest first. Beside the table, a scatter of the saturation
 fractions, one dot per unit (after Karpathy et al. 2015, figure 3). Enter opens
 the neuron page of the highlighted unit and makes it the main screen's unit.
+
+The title line of this screen and of the neuron page stays one line: at a narrow
+width its parts give way (``OneLineTitle``), and the regex field's hint shortens
+to fit (``HintedInput``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Input, Label, Select
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
 from ..engine.analysis import Analysis
 from ..engine.features import REGEX_PREFIX, FeatureError, parse_features
 from ..engine.units import SATURATION
 from .analysis_actions import AnalysisScreen, AnalysisStore, Computed
+from .drawing import fit
 from .heatmap import RowOrder
 
 DOT, CHOSEN_DOT = "•", "●"
 DOT_COLOR, CHOSEN_COLOR = "cyan+", "red+"
+SORT = Binding.Group("Sort")  # o and O share one footer entry
+REGEX_HINTS = (  # the regex field's placeholder, the longest that fits the field first
+    "PATTERN, enter: a feature of your own (e.g. [aeiou] or \\bthe\\b)",
+    "PATTERN, enter: a feature of your own",
+    "PATTERN, enter (e.g. [aeiou])",
+    "PATTERN, enter",
+)
+
+
+# --- the title line ---------------------------------------------------------------
+SEPARATOR = " · "  # between the parts of an analysis screen's title
+SHORTENINGS = (  # each applied in turn to the parts after the heading while the title is too wide
+    (re.compile(r"^([\d,]+) characters of .*$"), r"\1 chars"),  # the text's name goes
+    (re.compile(r"^([\d.]+) bits/char$"), r"\1 bpc"),
+    None,  # the short heading
+    (re.compile(r"^[\d,]+ chars$"), ""),  # the text's length goes
+    (re.compile(r"^[\d.]+ bpc$"), ""),
+    (re.compile(r"^computed (after .*: press r) to recompute$"), r"\1"),  # an older analysis, said shortly
+)
+
+
+def title_forms(title: str, heading: str, short_heading: str) -> list[str]:
+    """``title`` (``HEADING · 4,023 characters of NAME · 2.464 bits/char · after N steps``), then ever
+    shorter forms of it, one per SHORTENINGS step; which parameters the analysis is of stays in each.
+    A title that does not start with ``heading`` (no analysis yet) has no shorter form."""
+    if not title.startswith(heading + SEPARATOR):
+        return [title]
+    parts = title[len(heading + SEPARATOR):].split(SEPARATOR)
+    forms = [title]
+    for step in SHORTENINGS:
+        if step is None:
+            heading = short_heading
+        else:
+            pattern, replacement = step
+            parts = [pattern.sub(replacement, part) for part in parts]
+        forms.append(SEPARATOR.join([heading, *(part for part in parts if part)]))
+    return forms
+
+
+def fit_title(title: str, heading: str, short_heading: str, width: int) -> str:
+    """The longest form of ``title`` that fits ``width`` cells (the shortest when none does: the
+    title line then ends in an ellipsis)."""
+    forms = title_forms(title, heading, short_heading)
+    return next((form for form in forms if cell_len(form) <= width), forms[-1])
+
+
+class OneLineTitle(AnalysisScreen):
+    """An analysis screen whose title line never wraps: parts give way at a narrow width."""
+
+    DEFAULT_CSS = """
+    OneLineTitle #analysis-title {
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def short_heading(self) -> str:
+        """The heading for a narrow title."""
+        return self.heading()
+
+    def _update_title(self) -> None:
+        super()._update_title()
+        title = self.query_one("#analysis-title", Static)
+        width = title.content_region.width or self.size.width - title.styles.gutter.width
+        text = str(title.content)
+        fitted = fit_title(text, self.heading(), self.short_heading(), width)
+        if fitted != text:
+            title.update(fitted)
+
+
+class HintedInput(Input):
+    """An input whose placeholder is the longest of its hints that fits its width."""
+
+    def __init__(self, hints: tuple[str, ...], **kwargs) -> None:
+        super().__init__(placeholder=hints[0], **kwargs)
+        self.hints = hints
+
+    def on_resize(self) -> None:
+        self.placeholder = fit(self.content_region.width - 1, *self.hints)  # a cell for the cursor
 
 
 @dataclass(frozen=True)
@@ -92,7 +179,7 @@ def row_order(computed: Computed, feature: str, column: str, descending: bool) -
     return RowOrder(units, sort_label(feature, column, descending), computed.iteration)
 
 
-class UnitsScreen(AnalysisScreen):
+class UnitsScreen(OneLineTitle):
     """The unit table and the saturation scatter, over the store's best analysis."""
 
     DEFAULT_CSS = """
@@ -128,8 +215,15 @@ class UnitsScreen(AnalysisScreen):
         max-width: 70%;
         height: 1fr;
     }
-    UnitsScreen #scatter {
+    UnitsScreen #scatter-box {
         width: 1fr;
+        height: 1fr;
+        margin-left: 1;
+    }
+    UnitsScreen #scatter-y {
+        color: $text-muted;
+    }
+    UnitsScreen #scatter {
         height: 1fr;
     }
     UnitsScreen.narrow #body {
@@ -139,16 +233,20 @@ class UnitsScreen(AnalysisScreen):
         width: 100%;
         max-width: 100%;
     }
-    UnitsScreen.narrow #scatter {
+    UnitsScreen.narrow #scatter-box {
         height: 9;
+    }
+    UnitsScreen.narrow #feature {
+        width: 22;
+        margin-right: 1;
     }
     """
     BINDINGS = [
         Binding("N", "open_unit", "Neuron page"),
-        Binding("o", "next_sort", "Sort by next"),
-        Binding("O", "reverse_sort", "Reverse"),
-        Binding("f", "focus_feature", "Feature"),
-        Binding("slash", "focus_regex", "Regex"),
+        Binding("o", "next_sort", "Sort by next", group=SORT),
+        Binding("O", "reverse_sort", "Reverse", group=SORT),
+        Binding("f", "focus_feature", "Feature", show=False),  # the chooser's label names the key
+        Binding("slash", "focus_regex", "Regex", show=False),
     ]
 
     def __init__(self, store: AnalysisStore, choose_unit: Callable[[int], None],
@@ -164,18 +262,22 @@ class UnitsScreen(AnalysisScreen):
         label = sort_label(self.feature, self.sort_column, self.descending) if self.feature else ""
         return f"Unit table · sorted by {label}"
 
+    def short_heading(self) -> str:
+        return f"Units · {sort_label(self.feature, self.sort_column, self.descending)}" if self.feature else "Units"
+
     def compose(self) -> ComposeResult:
         yield from self.compose_status()
         with Horizontal(id="choosers"):
-            yield Label("feature")
+            yield Label("feature (f)")
             yield Select([], id="feature", allow_blank=True, compact=True, prompt="…")
-            yield Label("regex:")
-            yield Input(placeholder="PATTERN, enter: a feature of your own (e.g. [aeiou] or \\bthe\\b)",
-                        id="regex", compact=True)
+            yield Label("regex (/)")
+            yield HintedInput(REGEX_HINTS, id="regex", compact=True)
         yield Label("", id="regex-error")
         with Horizontal(id="body"):
             yield DataTable(id="units", cursor_type="row", zebra_stripes=True)
-            yield PlotextPlot(id="scatter")
+            with Vertical(id="scatter-box"):
+                yield Label(f"↑ sat high (h > {SATURATION:g}) · a dot per unit", id="scatter-y")
+                yield PlotextPlot(id="scatter")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -236,9 +338,7 @@ class UnitsScreen(AnalysisScreen):
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
         plt.clear_data()
-        plt.title("saturation: a dot per unit")
-        plt.xlabel(f"low (h < -{SATURATION:g})")
-        plt.ylabel("high")
+        plt.xlabel(f"sat low (h < -{SATURATION:g}) →")  # the y axis is named above the plot, at its top left
         plt.xlim(0, 1)
         plt.ylim(0, 1)
         if self.computed is not None:
