@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from harness import DebuggerApp, screen_lines, wait_for, wait_for_run_end
 from test_evaluation_screen import ROOT, SIZE, eval_session
 from textual.widgets import DataTable, Input, Label
 
 from rnntui.engine import Corpus, open_session
 from rnntui.engine.session import Session
-from rnntui.tui.branches_screen import BranchesScreen
+from rnntui.tui.branches_screen import BranchesScreen, fit_change
 from rnntui.tui.loss_curve import BPC_VIEW, bucket_last, bucket_minmax
 from rnntui.tui.main_screen import MainScreen
 
@@ -155,6 +156,36 @@ async def test_the_loss_panel_overlays_the_kept_branch_in_both_views():
         assert panel.plan().overlays == ()
         await pilot.press("B")
         assert [o.name for o in panel.plan().overlays] == ["main"]
+
+
+def test_a_change_fits_its_room_in_full_by_placeholders_or_cut_with_an_ellipsis():
+    one, two = "learning_rate 0.1 -> 0.3", "clip 5.0 -> 1.0; learning_rate 0.1 -> 0.3"
+    assert fit_change(one, 40) == one and fit_change(one, len(one)) == one
+    assert fit_change(one, len(one) - 1) == "LR 0.1→0.3"  # the placeholders of rnntui --help
+    assert fit_change(two, 30) == "C 5.0→1.0; LR 0.1→0.3"
+    assert fit_change(two, 8) == "C 5.0→1…"
+    assert fit_change(one, 1) == "…"
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_a_long_change_is_never_cut_mid_word_without_an_ellipsis(size):
+    session, _, _, _ = first_line()
+    session.goto(FORK)
+    session.set_hyperparameters(learning_rate=0.3, clip=1.0, temperature=1.25)
+    session.run(3, lambda: False)
+    change = session.branches[-1].change
+    assert change == "clip 5.0 -> 1.0; learning_rate 0.1 -> 0.3; temperature 1.0 -> 1.25"
+    short = "C 5.0→1.0; LR 0.1→0.3; TEMP 1.0→1.25"
+    app = DebuggerApp(session)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BranchesScreen), "the branch list")
+        await pilot.pause()
+        cell = listed(app)[1][-1]
+        assert cell in (change, short) or (cell.endswith("…") and short.startswith(cell[:-1])), cell
+        assert any("branch 1" in line and cell in line for line in screen_lines(app))  # whole on screen
+        if size == (120, 40):
+            assert not cell.endswith("…")
 
 
 # --- snapshot -------------------------------------------------------------------------------------

@@ -4,11 +4,14 @@ A change of hyperparameters after going back keeps the old line as a branch
 under its name (see rnntui.engine.timeline). The list shows each line: where it
 forked, what changed there, how far it got, its latest evaluation, and whether
 it is live, kept (its training state is held: Enter goes on with it) or curves
-only (read from a checkpoint). It dismisses with the name chosen, or None.
+only (read from a checkpoint). The change, the last column, takes the room the
+others leave: in full, with each setting named by its placeholder (``LR 0.1→0.3``),
+or cut with an ellipsis. It dismisses with the name chosen, or None.
 """
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,6 +23,8 @@ from ..engine.control import Mirror
 from ..engine.session import Branch
 from ..engine.timeline import KEPT_BUDGET_BYTES
 from .dialogs import modal_box_css
+from .drawing import fit
+from .loss_curve import short_event_text
 
 REFRESH_S = 0.5  # how often the list follows the live line's progress
 COLUMNS = ("branch", "state", "from", "furthest", "latest bpc", "change")  # the change last: it may be long
@@ -29,6 +34,14 @@ BUDGET_NOTE = (
     "curves); when a new one would go over, the oldest is dropped first and a note says so. "
     "Curves only: a branch saved in a checkpoint keeps its curves, not its training state."
 )
+
+
+def fit_change(change: str, room: int) -> str:
+    """``change`` (``clip 5.0 -> 1.0; learning_rate 0.1 -> 0.3``) in at most ``room`` cells: in full,
+    with each setting named by its placeholder (``C 5.0→1.0; LR 0.1→0.3``), or that cut with an ellipsis."""
+    short = "; ".join(short_event_text(part) for part in change.split("; "))
+    text = fit(room, change, short)
+    return text if cell_len(text) <= room else text[: max(room - 1, 0)] + "…"
 
 
 def branch_state(branch: Branch) -> str:
@@ -83,7 +96,7 @@ class BranchesScreen(ModalScreen[str | None]):
     def __init__(self, mirror: Mirror) -> None:
         super().__init__()
         self.mirror = mirror
-        self._rows: list[tuple[str, ...]] = []
+        self._shown: tuple[list[tuple[str, ...]], int | None] = ([], None)  # the rows listed, and the change's room
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -103,18 +116,36 @@ class BranchesScreen(ModalScreen[str | None]):
         table.focus()
         self.query_one("#error").display = False
         self.set_interval(REFRESH_S, self.refresh_rows)
+        self.call_after_refresh(self.refresh_rows)  # the table has its width now
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.refresh_rows)
+
+    def change_room(self, rows: list[tuple[str, ...]]) -> int | None:
+        """Cells left for the change by the other columns, each as wide as its widest cell (None before
+        the table has a width)."""
+        table = self.query_one(DataTable)
+        width = table.scrollable_content_region.width
+        if width <= 0:
+            return None
+        padding = 2 * table.cell_padding
+        others = sum(max(cell_len(text) for text in (header, *(row[i] for row in rows))) + padding
+                     for i, header in enumerate(COLUMNS[:-1]))
+        return width - others - padding
 
     def refresh_rows(self) -> None:
         """Rebuild the list when what it shows changed (keeping the highlighted row)."""
         rows = [branch_row(b, self.mirror) for b in self.mirror.branches]
-        if rows == self._rows:
+        room = self.change_room(rows)
+        if (rows, room) == self._shown:
             return
-        self._rows = rows
+        self._shown = rows, room
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
         for branch, row in zip(self.mirror.branches, rows):
-            table.add_row(*row, key=branch.name)
+            change = row[-1] if room is None else fit_change(row[-1], room)
+            table.add_row(*row[:-1], change, key=branch.name)
         table.move_cursor(row=min(cursor, len(rows) - 1))
 
     @on(DataTable.RowSelected)
