@@ -287,3 +287,63 @@ async def test_a_burst_of_keys_counts_every_press(focus, keys, cursor):
         for name in ("#input", "#heatmap"):  # the panels bound to both, the one pressed in among them
             assert (screen.query_one(name).cursor_t, screen.query_one(name).unit) == cursor
         assert screen.query_one("#probs").cursor_t == cursor[0]
+
+
+# --- the hyperparameters form and the command palette -------------------------------------------
+
+
+async def test_a_fields_message_follows_its_text_without_pressing_enter_again():
+    from textual.widgets import Input
+
+    from rnntui.engine.errors import ConfigError
+    from rnntui.tui.hyperparams_screen import HyperparamsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HyperparamsScreen), "the hyperparameters form")
+        field, error = app.screen.query_one("#learning_rate", Input), app.screen.query_one("#learning_rate-error")
+        field.focus()
+        await pilot.press("end", *["backspace"] * len(field.value), "-", "1", "enter")
+        with pytest.raises(ConfigError) as refused:
+            Config(learning_rate=-1.0)
+        assert error.display and str(error.content) == refused.value.problem
+        await pilot.press("backspace", "backspace", "0")  # still bad: the message says what is there now
+        assert error.display and str(error.content).endswith("got 0.0")
+        await pilot.press(*".05")
+        await wait_for(pilot, lambda: not error.display, "the message to go once the text is good")
+        assert isinstance(app.screen, HyperparamsScreen)  # nothing applied yet
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is app.main, "the form to apply and close")
+        assert app.session.trainer.config.learning_rate == 0.05
+
+
+async def test_the_h_key_names_every_field_the_form_offers():
+    from textual.widgets import Input
+
+    from rnntui.tui.help import HELP_TEXT
+    from rnntui.tui.hyperparams_screen import HyperparamsScreen
+    from rnntui.tui.keys import SCREEN_KEYS
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, HyperparamsScreen), "the hyperparameters form")
+        offered = [field.id for field in app.screen.query(Input)]
+    (h,) = [key for key in SCREEN_KEYS if key.key == "h"]
+    row = next(line for line in HELP_TEXT.splitlines() if line.startswith("| h |"))  # the help screen's line
+    assert "eval_every" in offered
+    for name in offered:
+        assert name in h.help and name in row, name
+
+
+async def test_unit_in_the_palette_opens_the_unit_table():
+    from rnntui.tui.units_screen import UnitsScreen
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p", *"unit")
+        await app.workers.wait_for_complete()  # the palette's search
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnitsScreen), "the unit table", timeout=10)

@@ -104,25 +104,39 @@ class HyperparamsScreen(ModalScreen[str | None]):
         label.display = bool(message)
 
     # --- reading the form --------------------------------------------------
+    def read_field(self, name: str, setting: Setting) -> tuple[float | int | None, str | None]:
+        """(value, None) for a valid field ``name``, else (None, what is wrong with it)."""
+        try:
+            value = parse_number(name, setting, self.query_one(f"#{name}", Input).value)
+            self.controller.mirror.config.replace(**{name: value})
+        except ValueError as err:
+            return None, str(err)
+        except ConfigError as err:
+            return None, err.problem
+        return value, None
+
     def read_changes(self) -> dict[str, float | int] | None:
         """The changed fields, validated; None (with messages shown) when any field is bad."""
         config = self.controller.mirror.config
         changes: dict[str, float | int] = {}
         ok = True
         for name, setting in FIELDS:
-            problem = None
-            try:
-                value = parse_number(name, setting, self.query_one(f"#{name}", Input).value)
-                config.replace(**{name: value})
-            except ValueError as err:
-                problem, ok = str(err), False
-            except ConfigError as err:
-                problem, ok = err.problem, False
-            else:
-                if value != getattr(config, name):
-                    changes[name] = value
+            value, problem = self.read_field(name, setting)
             self.show_error(name, problem)
+            if problem is not None:
+                ok = False
+            elif value != getattr(config, name):
+                changes[name] = value
         return changes if ok else None
+
+    @on(Input.Changed)
+    def _edited(self, event: Input.Changed) -> None:
+        """A field's message follows its text as it is typed: shown while the text is bad, gone once it is
+        good; the form's message (the engine's refusal) goes with any edit."""
+        name = event.input.id
+        if self.query_one(f"#{name}-error", Label).display:
+            self.show_error(name, self.read_field(name, dict(FIELDS)[name])[1])
+        self.show_error("form", None)
 
     # --- actions -----------------------------------------------------------
     @on(Input.Submitted)

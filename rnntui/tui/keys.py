@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 
+from ..engine.config import adjustable_fields
+
 TEMPERATURE = Binding.Group("Temp")
 LOSS_VIEW = Binding.Group("Log/500")
 TRAVEL = Binding.Group("Back/Go")
@@ -55,8 +57,8 @@ MAIN_KEYS: tuple[Key, ...] = (
         footer=False),
     Key("escape", "escape", "leave_step", "Leave step-into", "leave step-into", "Leave step-into", footer=False),
     Key("k", "k", "breakpoints", "Breaks", "breakpoints: list, add, switch on/off, remove", "Breakpoints"),
-    Key("h", "h", "hyperparameters", "Hyper",
-        "live hyperparameters: learning rate, clip, temperature, sample_every, sample_length", "Hyperparameters"),
+    Key("h", "h", "hyperparameters", "Hyper", f"live hyperparameters: {', '.join(adjustable_fields())}",
+        "Hyperparameters"),
     Key("c", "c", "gradcheck", "Check", "gradient check on the next window", "Gradient check"),
     Key("u", "u", "colour_unit", "Unit", "colour the input window by the chosen unit, or stop", "Colour by unit"),
     Key("left", "left", "cursor(-1)", "t-", "move the timestep cursor left (every panel follows)", "Timestep left",
@@ -122,6 +124,11 @@ def help_table() -> str:
     return "\n".join(["| key | what it does |", "| --- | --- |", *(f"| {key} | {text} |" for key, text in cells)])
 
 
+# The palette ranks commands matching a word equally well in this order: the screens for understanding the
+# model first, so "unit" finds the unit table before the keys that choose or colour one unit.
+PALETTE_ORDER = ANALYSIS_KEYS + EVALUATION_KEYS + WHATIF_KEYS + MAIN_KEYS
+
+
 def palette_commands() -> list[tuple[str, str, str]]:
-    """(title, help, action) of every key with a palette title."""
-    return [(k.title, f"{k.help[0].upper()}{k.help[1:]} ({k.shown})", k.action) for k in SCREEN_KEYS if k.title]
+    """(title, help, action) of every key with a palette title, in PALETTE_ORDER."""
+    return [(k.title, f"{k.help[0].upper()}{k.help[1:]} ({k.shown})", k.action) for k in PALETTE_ORDER if k.title]
