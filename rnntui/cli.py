@@ -77,6 +77,14 @@ SUBCOMMANDS = {  # rnntui NAME ...: the module whose main(argv) runs it (importe
     "serve": "rnntui.commands.serve",
     "shot": "rnntui.commands.shot",
 }
+COMMAND_SUMMARIES = {  # what rnntui --help says of each command beside the app
+    "train": "train without the UI, printing progress and samples",
+    "analyze": "what each hidden unit follows over the whole text",
+    "eval": "bits per character, held-out and against k-gram baselines",
+    "whatif": "change an input character or silence units and compare",
+    "serve": "serve the app to web browsers",
+    "shot": "save the app's screen as an SVG picture",
+}
 
 
 def flag(field: str) -> str:
@@ -165,8 +173,10 @@ def build_app_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="rnntui",
         description="A terminal visual debugger for character-level RNNs.",
-        epilog="To train without the UI: rnntui train [FILE] [options] (see rnntui train --help). "
-        "A corpus file named 'train' can be given as ./train.",
+        epilog="commands (see rnntui COMMAND --help):\n"
+        + "".join(f"  {name:<9} {summary}\n" for name, summary in COMMAND_SUMMARIES.items())
+        + "\nA corpus file named like a command (e.g. 'train') can be given as ./train.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"rnntui {__version__}")
     add_shared_arguments(parser)

@@ -284,6 +284,17 @@ def test_help_exits_0(capsys):
         assert flag in out
 
 
+def test_the_apps_help_lists_every_command_and_each_has_its_own_help(capsys):
+    status, out, _ = run(capsys, "--help")
+    assert status == 0
+    listed = [line.split()[0] for line in out.split("commands (see rnntui COMMAND --help):\n")[1].splitlines()
+              if line.startswith("  ")]
+    assert sorted(listed) == sorted(["train", "analyze", "eval", "whatif", "serve", "shot"])
+    for name in listed:
+        status, own, _ = run(capsys, name, "--help")
+        assert status == 0 and own.startswith(f"usage: rnntui {name}")
+
+
 # --- Ctrl+C and divergence --------------------------------------------------------------------
 
 
