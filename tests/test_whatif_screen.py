@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from harness import WAIT_S, DebuggerApp, screen_lines, wait_for, widget_text
 from oracle import plain_ablated_bpc
-from textual.widgets import DataTable, Input, ProgressBar
+from textual.widgets import DataTable, Input, Label, OptionList, ProgressBar
 
-from rnntui.engine import Config, Corpus, Trainer, jobs
+from rnntui.engine import Config, Corpus, Trainer, jobs, whatif
 from rnntui.engine.session import Session
 from rnntui.engine.whatif import ClampUnit, EditChar, FlipUnit, SetHprev, Span, ZeroHprev, ZeroUnit, run_window
 from rnntui.tui.dialogs import TextPrompt
@@ -246,6 +246,74 @@ async def test_a_bad_intervention_is_refused_in_the_prompt_with_one_line():
         assert app.screen is screen and screen.changes == ()
 
 
+MALFORMED = {  # key: (what is typed, the start of the refusal, the form the prompt asks for)
+    "e": ("Q", "'Q': no '=CHAR' after the position", "POSITION=CHAR"),
+    "a": ("x@3", "'x@3': 'x' is not a unit number", "U@T, U@T-T2 or U"),
+    "c": ("3@4", "'3@4': no '=VALUE' after the unit", "U=VALUE@T, U=VALUE@T-T2 or U=VALUE"),
+    "f": ("2@x", "'2@x': 'x' is not a timestep T or a span T-T2", "U@T, U@T-T2 or U"),
+}
+
+
+@pytest.mark.parametrize("key", list(MALFORMED))
+async def test_a_malformed_answer_is_refused_in_the_prompts_own_words(key):
+    typed, problem, form = MALFORMED[key]
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("down", "down")  # cursor t = 2
+        screen = await open_whatif(pilot, app)
+        await pilot.press(key)
+        prompt = app.screen
+        offered = prompt.query_one(Input).value
+        await answer(pilot, typed)
+        assert app.screen is prompt  # still open
+        error = str(prompt.query_one("#error").content)
+        assert error == f"{problem}; type {form}, e.g. {offered}"
+        assert "--" not in error and "valid forms" not in error  # the app has no command-line flags
+        await answer(pilot, offered)  # what the refusal offers as an example is taken
+        await settled(pilot, screen)
+        assert len(screen.changes) == 1
+
+
+def test_the_command_line_keeps_naming_its_flag():
+    with pytest.raises(whatif.WhatIfError) as info:
+        whatif.parse_edit("Q", 12, 16, ["a", "b"])
+    assert str(info.value) == ("bad --edit 'Q': no '=CHAR' after the position; valid forms: --edit T=CHAR "
+                               "(T: text position 0..12; CHAR: a character of the vocabulary or an escape)")
+
+
+async def test_the_edit_prompt_tells_the_character_as_edited():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_whatif(pilot, app)
+        await pilot.press(*["down"] * 5)  # the cursor to t = 5
+        await settled(pilot, screen)
+        was = app.controller.corpus.vocab[app.session.record_at(STEPS - 1).inputs[5]]
+        now = "(" if was != "(" else ")"
+        await add_changes(pilot, screen, ("e", f"5={now}"))
+        await pilot.press("e")
+        prompt = app.screen
+        title = str(prompt.query(Label).first().content)
+        assert f"position 5 is now '{now}' U+{ord(now):04X}, edited from " in title
+        assert f"U+{ord(was):04X}" in title.split("edited from ")[1]
+        assert prompt.query_one(Input).value == f"5={now}"  # offered: the character as it is now
+
+
+async def test_the_edit_prompt_offers_a_space_in_a_form_it_takes():
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        record = app.session.record_at(STEPS - 1)
+        vocab = list(app.controller.corpus.vocab)
+        space = vocab.index(" ")
+        t = list(record.inputs).index(space)  # a space in the window (the bracket text has many)
+        await pilot.press(*["right"] * t)
+        screen = await open_whatif(pilot, app)
+        await pilot.press("e")
+        assert app.screen.query_one(Input).value == f"{t}=U+0020"
+        await answer(pilot, None)  # what it offers is taken (a bare space would be trimmed away)
+        await settled(pilot, screen)
+        assert screen.changes == (EditChar(t, space),)
+
+
 async def test_a_what_if_after_going_back_uses_that_iterations_parameters():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -340,8 +408,10 @@ async def test_the_whole_text_scan_against_a_plain_loop_per_unit():
         assert abs(float(caption.split(" bits/char")[0].split()[-1]) - base) <= SUMMARY
 
 
-async def test_the_whole_text_scan_shows_progress_and_escape_cancels_it(monkeypatch):
-    gate = threading.Event()  # holds the pass of unit 1 until the test has looked (the engine is a thread here)
+def hold_the_scan_at_unit_1(monkeypatch) -> threading.Event:
+    """Hold the whole-text scan's pass of unit 1 until the event is set (the engine is a thread here),
+    so that a test can look at the scan in progress."""
+    gate = threading.Event()
     real_pass = jobs.run_pass
 
     def held_pass(*args, **kwargs):
@@ -350,6 +420,11 @@ async def test_the_whole_text_scan_shows_progress_and_escape_cancels_it(monkeypa
         return real_pass(*args, **kwargs)
 
     monkeypatch.setattr(jobs, "run_pass", held_pass)
+    return gate
+
+
+async def test_the_whole_text_scan_shows_progress_and_escape_cancels_it(monkeypatch):
+    gate = hold_the_scan_at_unit_1(monkeypatch)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_whatif(pilot, app)
@@ -487,6 +562,68 @@ async def test_the_palette_opens_it_and_a_run_is_paused_first():
 
 
 # --- what it looks like ---------------------------------------------------------------------------------------
+
+LONG = 1_050  # iterations trained for the fitting tests: iteration numbers with a thousands separator
+SIZES = [SIZE, (80, 24)]
+
+
+def rows(widget) -> int:
+    return widget.region.height
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_across_caption_takes_one_line_and_keeps_the_change(size):
+    app = make_app(LONG)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_whatif(pilot, app)
+        await pilot.press("3")
+        await pilot.pause()
+        assert rows(screen.query_one("#across-caption")) == 1
+        await pilot.press("i")
+        await answer(pilot, "5")
+        await settled(pilot, screen)
+        this, earlier = Independent(LONG - 1), Independent(5)
+        record = this.record
+        delta = run_window(earlier.params, record.inputs, record.targets, record.hprev).loss - this.run().loss
+        caption = screen.query_one("#across-caption")
+        assert rows(caption) == 1
+        shown = widget_text(caption)
+        assert "iteration 5" in shown and f"Δ {delta:+.4f}" in shown
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_other_captions_and_the_listed_changes_take_one_line_each(size, monkeypatch):
+    """The head, the Change tab's side column and the Units tab's captions and progress line do not
+    wrap, and the whole text's baseline is still shown."""
+    gate = hold_the_scan_at_unit_1(monkeypatch)
+    app = make_app(LONG)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_whatif(pilot, app)
+        assert rows(screen.query_one("#head")) == 2  # the head line and the window's text
+        assert rows(screen.query_one("#changes-caption")) == 1
+        changes = (("p", "1000"), ("c", "15=-0.75@3-11"), ("f", "9"), ("e", "12=("))
+        await add_changes(pilot, screen, *changes)
+        assert rows(screen.query_one("#changes", OptionList)) == len(changes)
+        assert rows(screen.query_one("#summary")) == 4 + 5  # four lines, then the top five before and after
+
+        await pilot.press("2")
+        await pilot.pause()
+        assert rows(screen.query_one("#scan-caption")) == 1
+        assert rows(screen.query_one("#corpus-caption")) == 1
+        await pilot.press("w")
+        bar = screen.query_one(ProgressBar)
+        await wait_for(pilot, lambda: (bar.progress or 0) >= 1, "the scan's progress")
+        await pilot.pause()
+        progress = screen.query_one("#corpus-progress Label")
+        assert rows(progress) == 1 and "2" in widget_text(progress) and "16" in widget_text(progress)
+        gate.set()
+        await wait_for(pilot, lambda: screen.corpus_scan is not None, "the scan of the whole text")
+        await pilot.pause()
+        caption = screen.query_one("#corpus-caption")
+        params = {k: v.copy() for k, v in new_session(LONG - 1).trainer.params.items()}
+        base = plain_ablated_bpc(params, Corpus.from_text(TEXT).data, None)
+        assert rows(caption) == 1
+        assert abs(float(widget_text(caption).split(" bits/char")[0].split()[-1]) - base) <= SUMMARY
 
 
 async def snapshot_setup(pilot) -> None:

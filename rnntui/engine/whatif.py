@@ -565,20 +565,34 @@ def _forms(flag: str, T: int, H: int) -> str:
 
 
 class _Malformed(Exception):
-    """Internal: a spec does not have its flag's form; turned into a WhatIfError by _parsed."""
+    """Internal: a spec does not have its flag's form; turned into a SpecError by _parsed."""
 
 
-def _bad_spec(flag: str, text: str, problem: str, T: int, H: int) -> WhatIfError:
-    return WhatIfError(f"bad --{flag} {_quoted(text)}: {problem}; valid forms: {_forms(flag, T, H)}")
+class SpecError(WhatIfError):
+    """A flag's value that cannot be used, with its parts apart so that a front-end without flags
+    (the app's prompts) can word it in its own terms; ``str()`` is the command line's one line.
+
+    ``flag`` is the flag without ``--``, ``text`` the value as given (``quoted``: as messages quote
+    it), ``reason`` what is wrong with it. ``malformed``: the text does not have the flag's form at
+    all, so the fix is the form; otherwise it has, and ``reason`` names the value and its range.
+    """
+
+    def __init__(self, flag: str, text: str, reason: str, malformed: bool, forms: str) -> None:
+        super().__init__(f"bad --{flag} {_quoted(text)}: {reason}", f"valid forms: {forms}")
+        self.flag, self.text, self.reason, self.malformed, self.forms = flag, text, reason, malformed, forms
+        self.quoted = _quoted(text)
+
+    def __reduce__(self):
+        return (self.__class__, (self.flag, self.text, self.reason, self.malformed, self.forms))
 
 
 def _parsed(flag: str, text: str, T: int, H: int, vocab: Sequence[str], build) -> Intervention:
-    """``build(text)`` checked against the window; any problem as one WhatIfError naming the flag."""
+    """``build(text)`` checked against the window; any problem as one SpecError naming the flag."""
     try:
         intervention = build(text)
         intervention.check(_Dims(T, H, len(vocab)))
     except (_Malformed, WhatIfError) as err:
-        raise _bad_spec(flag, text, str(err), T, H) from None
+        raise SpecError(flag, text, str(err), isinstance(err, _Malformed), _forms(flag, T, H)) from None
     return intervention
 
 

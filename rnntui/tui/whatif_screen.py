@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 from textual import on
@@ -51,10 +53,14 @@ from ..engine.control import Controller, EngineLost, JobStatus
 from ..engine.jobs import CorpusScan, CorpusScanJob, WhatIfJob, WhatIfResult
 from ..engine.whatif import (
     CHAR_FORMS,
+    ClampUnit,
     EditChar,
+    FlipUnit,
+    SpecError,
     WhatIfDiff,
     WhatIfError,
     ZeroHprev,
+    ZeroUnit,
     char_spec,
     parse_ablate,
     parse_clamp,
@@ -108,6 +114,22 @@ def format_size(x: float, digits: int = 4) -> str:
     return format_delta(x, digits).lstrip("+")
 
 
+class Fitted:
+    """A line that does not wrap while it has a choice: the first of ``variants`` (longest first, each
+    a str or a Text) that fits the width it is drawn at. Only the last, when even it is too long,
+    wraps, so that a message is never cut."""
+
+    def __init__(self, *variants: str | Text) -> None:
+        self.variants = variants
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        chosen = fit(options.max_width, *self.variants)
+        yield Text(chosen) if isinstance(chosen, str) else chosen
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(len(self.variants[-1]), max(len(v) for v in self.variants))
+
+
 # --- the interventions as the user builds them ----------------------------------------
 
 
@@ -150,12 +172,55 @@ def window_text(record: StepRecord) -> np.ndarray:
     return np.append(record.inputs, record.targets[-1])
 
 
-def change_label(change, record: StepRecord, vocab: Sequence[str]) -> str:
-    """One line for the list of interventions."""
+def text_as_run(record: StepRecord, changes: tuple) -> np.ndarray:
+    """The indices of the window's text with the edits among ``changes`` applied."""
+    indices = window_text(record).copy()
+    for change in changes:
+        if isinstance(change, EditChar):
+            indices[change.position] = change.index
+    return indices
+
+
+def typed_char(ch: str) -> str:
+    """How the edit prompt takes ``ch``: as the command line spells it, but a space as a code point,
+    since the prompt trims what is typed."""
+    spelled = char_spec(ch)
+    return spelled if spelled.strip() == spelled else f"U+{ord(ch):04X}"
+
+
+def typed_form(change: ZeroUnit | ClampUnit | FlipUnit) -> str:
+    """A unit change as its prompt takes it: ``U``, ``U=VALUE``, with ``@T`` or ``@T-T2``."""
+    text = f"{change.unit}={change.value:g}" if isinstance(change, ClampUnit) else f"{change.unit}"
+    span = change.span
+    if span is None:
+        return text
+    return f"{text}@{span.first}" if span.first == span.last else f"{text}@{span.first}-{span.last}"
+
+
+UNIT_VERBS = {ZeroUnit: "zero", ClampUnit: "clamp", FlipUnit: "flip"}
+
+
+def change_label(change, record: StepRecord, vocab: Sequence[str]) -> Fitted:
+    """One line for the list of interventions, in words where they fit, shorter where they do not."""
     if isinstance(change, EditChar):
         was = vocab[window_text(record)[change.position]]
-        return f"text {change.position}: '{char_spec(was)}' → '{char_spec(vocab[change.index])}'"
-    return change.describe(vocab)
+        edit = f"'{char_spec(was)}' → '{char_spec(vocab[change.index])}'"
+        return Fitted(f"text {change.position}: {edit}", f"{change.position}: {edit}")
+    if isinstance(change, HprevOf):
+        return Fitted(change.describe(), f"hprev of iteration {change.iteration:,}", f"hprev of {change.iteration:,}")
+    if type(change) in UNIT_VERBS:
+        return Fitted(change.describe(vocab), f"{UNIT_VERBS[type(change)]} {typed_form(change)}")
+    return Fitted(change.describe(vocab))
+
+
+def in_prompt_words(err: WhatIfError, form: str, example: str) -> str:
+    """Why a prompt refuses its answer, in the prompt's terms: the engine's message names the command
+    line's flag, which the app does not have. ``form`` is what the prompt takes, ``example`` one answer."""
+    if not isinstance(err, SpecError):
+        return err.problem
+    if err.malformed:
+        return f"{err.quoted}: {err.reason}; type {form}, e.g. {example}"
+    return f"{err.quoted}: {err.reason}"  # the reason names the value and the range to choose from
 
 
 # --- the difference heatmap ---------------------------------------------------------------
@@ -307,6 +372,15 @@ class JobSlot:
                 pass
 
 
+def scan_progress(done: int, total: int | None) -> Fitted:
+    """The progress line of the scan of the whole text: which unit of how many, and how to stop it."""
+    if not total:
+        return Fitted("starting · escape cancels", "starting")
+    unit, units = f"{done + 1:,}", f"{total:,}"
+    return Fitted(f"unit {unit} of {units} · escape cancels", f"unit {unit} of {units} · esc cancels",
+                  f"{unit}/{units} · esc cancels", f"{unit}/{units}")
+
+
 def problem_of(status: JobStatus, what: str) -> str | None:
     """Why a finished job gave no result, or None when it did."""
     if status.error is not None:
@@ -358,6 +432,9 @@ class WhatIfScreen(Screen):
         width: 100%;
         color: $text-muted;
     }
+    WhatIfScreen #across-caption {
+        padding: 0 1;
+    }
     WhatIfScreen #changes {
         height: auto;
         max-height: 6;
@@ -395,6 +472,12 @@ class WhatIfScreen(Screen):
     }
     WhatIfScreen #corpus-progress Bar {
         width: 20;
+    }
+    WhatIfScreen.narrow #corpus-progress ProgressBar {
+        width: 17;
+    }
+    WhatIfScreen.narrow #corpus-progress Bar {
+        width: 10;
     }
     WhatIfScreen #corpus-progress Label {
         width: 1fr;
@@ -565,8 +648,7 @@ class WhatIfScreen(Screen):
             return
         bar = self.query_one(ProgressBar)
         bar.update(total=status.total or None, progress=status.done)
-        count = f"unit {status.done + 1:,} of {status.total:,}" if status.total else "starting"
-        self.query_one("#corpus-progress Label", Label).update(f"{count} · escape cancels")
+        self.query_one("#corpus-progress Label", Label).update(scan_progress(status.done, status.total))
 
     # --- drawing ---------------------------------------------------------------------------
     def show(self, result: WhatIfResult) -> None:
@@ -581,24 +663,20 @@ class WhatIfScreen(Screen):
     def _show_head(self) -> None:
         record, T = self.record, self.record.seq_length
         busy = " · computing…" if self._whatif.running else ""
-        place = (f"What if · iteration {record.iteration:,} · window at {record.position:,}, T={T} · "
-                 f"t={self.cursor_t} · unit {self.unit}")
-        head = fit(self.size.width - 2, f"{place} · the parameters it trained with{busy}", f"{place}{busy}")
-        lines = [Text(head), self._text_line()]
+        where = f"t={self.cursor_t} · unit {self.unit}"
+        place = f"What if · iteration {record.iteration:,} · window at {record.position:,}, T={T} · {where}"
+        lines = [Fitted(f"{place} · the parameters it trained with{busy}", f"{place}{busy}",
+                        f"What if · iteration {record.iteration:,} · {where}{busy}"), self._text_line()]
         if self.problem:
             lines.append(Text(self.problem, "bold"))
         widget = self.query_one("#head", Static)
-        widget.update(Text("\n").join(lines))
+        widget.update(Group(*lines))
         widget.set_class(self.problem is not None, "failed")
 
     def _text_line(self) -> Text:
         """The window's text as it is run (edits applied and highlighted), the cursor's input underlined."""
-        indices = window_text(self.record).copy()
-        edited = set()
-        for change in self.changes:
-            if isinstance(change, EditChar):
-                indices[change.position] = change.index
-                edited.add(change.position)
+        indices = text_as_run(self.record, self.changes)
+        edited = {change.position for change in self.changes if isinstance(change, EditChar)}
         width = max(10, self.size.width - 8)
         left, stop = window_span(len(indices), width, self.cursor_t)
         text = Text("text  ", "dim")
@@ -617,8 +695,9 @@ class WhatIfScreen(Screen):
         listing.display = bool(self.changes)
         caption = self.query_one("#changes-caption", Label)
         caption.display = not self.changes  # the list speaks for itself
-        caption.update("no interventions yet: e edits a character, z / p the carried state; a zeros, c clamps, "
-                       "f flips a unit")
+        caption.update(Fitted("no interventions yet: e edits a character, z / p the carried state; a zeros, "
+                              "c clamps, f flips a unit", "no interventions yet: press e, a, c, f, z or p",
+                              "none yet: press e, a c f, z or p", "none yet: e, a c f, z p"))
         self._show_head()
 
     def _show_steps(self, selector: str, diff: WhatIfDiff) -> None:
@@ -648,7 +727,7 @@ class WhatIfScreen(Screen):
         diff, t = result.diff, result.diff.cursor_t
         before, after = result.before, result.after
         lines = [
-            Text(f"loss {before.loss:.4f} → {after.loss:.4f}"),
+            Fitted(f"loss {before.loss:.4f} → {after.loss:.4f}", f"loss {before.loss:.2f} → {after.loss:.2f}"),
             Text(f"Δ loss {format_delta(diff.dloss)}", "bold"),
             Text(f"top {len(diff.top_before.indices)} next at t={t} '{glyph(self.vocab[after.inputs[t]])}'"),
             Text(f"{'original':<13}changed", "dim"),
@@ -659,16 +738,21 @@ class WhatIfScreen(Screen):
             line.append("    ")
             line.append(f"{glyph(self.vocab[j])} {format_prob(float(q))}", TARGET if j == after.targets[t] else "")
             lines.append(line)
-        self.query_one("#summary", Static).update(Text("\n").join(lines))
+        self.query_one("#summary", Static).update(Group(*lines))
 
     def _show_window_scan(self, result: WhatIfResult) -> None:
         scan = result.scan
         t = scan.cursor_t
         order = np.argsort(scan.dp_target, kind="stable") if self.sort_by_p else scan.ranking
-        by = "Δ p, largest drop first" if self.sort_by_p else "Δ loss, largest rise first"
-        self.query_one("#scan-caption", Label).update(
+        key = "Δ p" if self.sort_by_p else "Δ loss"
+        by = f"{key}, largest {'drop' if self.sort_by_p else 'rise'} first"
+        self.query_one("#scan-caption", Label).update(Fitted(
             f"each unit zeroed over this window: Δ window loss, Δ p(target) at t={t} · by {by} (s: the other) · "
-            "enter chooses a unit")
+            "enter chooses a unit",
+            f"each unit zeroed over this window · Δ p at t={t} · by {by} (s: the other)",
+            f"each unit zeroed over this window · Δ p at t={t} · by {key}",
+            f"unit zeroed · Δ p at t={t} · by {key}",
+            f"Δ p at t={t} · by {key}"))
         rows = [(str(rank + 1), str(int(unit)), format_delta(float(scan.deltas[unit])),
                  format_delta(float(scan.dp_target[unit]))) for rank, unit in enumerate(order)]
         self._refill("#window-scan", rows)
@@ -678,13 +762,17 @@ class WhatIfScreen(Screen):
         self.set_class(scanning, "scanning")
         scan = self.corpus_scan
         if scan is None:
-            caption = "whole training text: w zeroes each unit in turn (one pass per unit)"
+            variants = ["whole training text: w zeroes each unit in turn (one pass per unit)",
+                        "whole training text: w zeroes each unit in turn", "whole text: w zeroes each unit"]
         else:
-            caption = (f"whole training text after {scan.iteration:,} steps: {scan.baseline_bpc:.4f} bits/char; "
-                       "Δ with the unit zeroed, largest first (w reruns)")
-        if self.corpus_problem and not scanning:
-            caption += f" · {self.corpus_problem}"
-        self.query_one("#corpus-caption", Label).update(caption)
+            after, bpc = f"after {scan.iteration:,} steps", f"{scan.baseline_bpc:.4f} bits/char"
+            variants = [f"whole training text {after}: {bpc}; Δ with the unit zeroed, largest first (w reruns)",
+                        f"whole training text {after}: {bpc}; Δ with the unit zeroed",
+                        f"whole text {after}: {bpc} (w reruns)", f"whole text {after}: {bpc}",
+                        f"whole text: {bpc}"]
+        if self.corpus_problem and not scanning:  # the problem before any explanation
+            variants = [f"{v} · {self.corpus_problem}" for v in variants] + [self.corpus_problem]
+        self.query_one("#corpus-caption", Label).update(Fitted(*variants))
         if scan is not None:
             rows = [(str(rank + 1), str(int(unit)), format_delta(float(scan.delta_bpc[unit]), 5))
                     for rank, unit in enumerate(scan.ranking)]
@@ -722,14 +810,21 @@ class WhatIfScreen(Screen):
         result, other = self.result, self.other_iteration
         this = self.record.iteration
         if other is None:
-            caption = f"iteration {this:,}'s window read by another iteration's parameters: press i to choose one"
+            caption = Fitted(f"iteration {this:,}'s window read by another iteration's parameters: press i to "
+                             "choose one", "another iteration's parameters on this window: press i",
+                             "press i to choose another iteration")
         elif result is None or result.across is None or result.other_iteration != other:
-            caption = f"reading iteration {this:,}'s window with iteration {other:,}'s parameters…"
+            caption = Fitted(f"reading iteration {this:,}'s window with iteration {other:,}'s parameters…",
+                             f"reading with iteration {other:,}'s parameters…")
         else:
             across = result.across
-            caption = (f"iteration {this:,}'s window read by iteration {other:,}'s parameters (i: another) · "
-                       f"window loss {across.before.loss:.4f} → {across.after.loss:.4f}, "
-                       f"Δ {format_delta(across.dloss)} · Δ = iteration {other:,} − iteration {this:,}")
+            read = f"iteration {this:,}'s window read by iteration {other:,}'s parameters"
+            loss = f"window loss {across.before.loss:.4f} → {across.after.loss:.4f}, Δ {format_delta(across.dloss)}"
+            caption = Fitted(f"{read} (i: another) · {loss} · Δ = iteration {other:,} − iteration {this:,}",
+                             f"{read} (i: another) · {loss}",
+                             f"read by iteration {other:,}'s parameters (i: another) · {loss}",
+                             f"iteration {other:,}'s parameters · {loss}",
+                             f"iteration {other:,} · {loss}")
         self.query_one("#across-caption", Label).update(caption)
 
     # --- the cursor and the unit -----------------------------------------------------------
@@ -782,14 +877,14 @@ class WhatIfScreen(Screen):
         self.query_one("#changes", OptionList).highlighted = len(self.changes) - 1  # added last
         self.recompute()
 
-    def _ask(self, title: str, value: str, parse: Callable[[str], object]) -> None:
-        """Ask for one intervention in the headless flags' form; ``parse`` reads it (WhatIfError: why not)."""
+    def _ask(self, title: str, value: str, parse: Callable[[str], object], form: str) -> None:
+        """Ask for one intervention in ``form``, offering ``value``; ``parse`` reads it (WhatIfError: why not)."""
 
         def check(text: str) -> str | None:
             try:
                 parse(text)
             except WhatIfError as err:
-                return err.problem
+                return in_prompt_words(err, form, value)
             return None
 
         self.app.push_screen(TextPrompt(title, value, check=check), lambda text: text and self.add(parse(text)))
@@ -797,10 +892,14 @@ class WhatIfScreen(Screen):
     def action_edit(self) -> None:
         """e: replace one character of the window's text."""
         T, t = self.record.seq_length, self.cursor_t
-        now = self.vocab[window_text(self.record)[t]]
-        title = (f"Edit the text: POSITION=CHAR. Position 0..{T} is input t and target t-1 (position {t} is now "
-                 f"{describe(now)}); CHAR is any character of the text or an escape ({CHAR_FORMS})")
-        self._ask(title, f"{t}={char_spec(now)}", lambda text: parse_edit(text, T, self.hidden_size, self.vocab))
+        was, now = (self.vocab[text[t]] for text in (window_text(self.record), text_as_run(self.record, self.changes)))
+        edited = any(isinstance(change, EditChar) and change.position == t for change in self.changes)
+        now_is = f"position {t} is now {describe(now)}" + (f", edited from {describe(was)}" if edited else "")
+        form = "POSITION=CHAR"
+        title = (f"Edit the text: {form}. Position 0..{T} is input t and target t-1 ({now_is}); "
+                 f"CHAR is any character of the text or an escape ({CHAR_FORMS}; a space is U+0020)")
+        self._ask(title, f"{t}={typed_char(now)}", lambda text: parse_edit(text, T, self.hidden_size, self.vocab),
+                  form)
 
     def action_unit_change(self, kind: str) -> None:
         """a, c, f: zero, clamp or flip a unit at a timestep, a span, or over the whole window."""
@@ -813,7 +912,8 @@ class WhatIfScreen(Screen):
         title = (f"{what}: {form}@T at timestep T, {form}@T-{T - 1} from T to the end of the window, or {form} "
                  f"over the whole window (units 0..{H - 1}, timesteps 0..{T - 1})")
         value = form[1:].replace("VALUE", "1")  # a clamp's value to start from
-        self._ask(title, f"{u}{value}@{t}", lambda text: parse(text, T, H, self.vocab))
+        self._ask(title, f"{u}{value}@{t}", lambda text: parse(text, T, H, self.vocab),
+                  f"{form}@T, {form}@T-T2 or {form}")
 
     def action_zero_hprev(self) -> None:
         """z: start the window from zeros."""
@@ -856,7 +956,7 @@ class WhatIfScreen(Screen):
         else:
             self.corpus_problem = None
             self.query_one(ProgressBar).update(total=None, progress=0)
-            self.query_one("#corpus-progress Label", Label).update("starting · escape cancels")
+            self.query_one("#corpus-progress Label", Label).update(scan_progress(0, None))
         self._show_corpus_scan()
 
     def action_other_iteration(self) -> None:
