@@ -125,6 +125,19 @@ async def test_help_opens_and_closes():
         assert isinstance(app.screen, MainScreen)
 
 
+async def test_saving_after_one_iteration_says_one_iteration(tmp_path, monkeypatch):
+    app = make_app()
+    said = []
+    monkeypatch.setattr(app, "notify", lambda message, **_: said.append(message))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "ctrl+s")
+        await pilot.pause()
+        app.screen.query_one("Input").value = str(tmp_path / "one.npz")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (tmp_path / "one.npz").exists(), "the checkpoint")
+    assert said == [f"saved after 1 iteration to {tmp_path / 'one.npz'}"]
+
+
 async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp_path):
     app = make_app()
     target = tmp_path / "run.npz"

@@ -98,7 +98,7 @@ def check_writable(path: str | os.PathLike[str], what: str, streams_ok: bool = F
     target = final_target(path, what)
     folder = _folder(target)
     if not folder.is_dir():
-        if target is path:
+        if target == path:  # not a link
             raise OutputError(f"{what} {path}: folder {folder} does not exist", "create it or choose another path")
         raise OutputError(
             f"{what} {path} links to {target}, whose folder {folder} does not exist", "create it or choose another path"

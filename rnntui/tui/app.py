@@ -12,6 +12,7 @@ from textual.screen import Screen
 from ..engine.control import Controller, EngineLost, Mirror, start_engine_process, start_in_thread
 from ..engine.session import Session
 from .dialogs import ConfirmDialog, TextPrompt
+from .drawing import count
 from .keys import palette_commands
 from .main_screen import MainScreen
 
@@ -83,7 +84,7 @@ class RnntuiApp(App):
         if saved.note:
             self.notify(saved.note, title="Checkpoint", severity="warning", timeout=12)
         else:
-            self.notify(f"saved after {saved.iteration:,} iterations to {saved.path}", title="Checkpoint")
+            self.notify(f"saved after {count(saved.iteration, 'iteration')} to {saved.path}", title="Checkpoint")
 
     def action_show_help(self) -> None:
         from .help import HelpScreen
@@ -114,7 +115,7 @@ class RnntuiApp(App):
 def quit_question(mirror: Mirror) -> str:
     """What quitting now would lose, as a question: the iterations first, then the other parts."""
     unsaved = mirror.unsaved_iterations
-    lost = ["1 iteration" if unsaved == 1 else f"{unsaved:,} iterations"] if unsaved else []
+    lost = [count(unsaved, "iteration")] if unsaved else []
     lost += [part for part in mirror.unsaved_parts if part != "iterations"]
     return f"Not saved since the last save: {', '.join(lost)}. Quit anyway?"
 

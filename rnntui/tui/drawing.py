@@ -15,6 +15,11 @@ BAR_STYLE = "$primary"
 EMPTY_TEXT = "press space to take the first step"
 
 
+def count(n: int, noun: str) -> str:
+    """``1 iteration``, ``1,200 iterations``: a number with its noun, plural unless one."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def format_prob(p: float) -> str:
     """A probability in 6 cells: ``0.4312``, or ``3.2e-5`` when below 0.0001."""
     if p >= 1e-4 or p == 0:

@@ -151,12 +151,12 @@ class HyperparamsScreen(ModalScreen[str | None]):
             return
         config = self.controller.mirror.config
         try:
-            branch = self.controller.set_hyperparameters(**changes)
+            self.controller.set_hyperparameters(**changes)
         except RnntuiError as err:
             self.show_error("form", err.problem)
             return
         summary = ", ".join(f"{name} {getattr(config, name)} -> {value}" for name, value in changes.items())
-        self.dismiss(summary if branch is None else f"{summary}; {branch}")
+        self.dismiss(summary)  # a new branch is told once, by the engine's notice
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

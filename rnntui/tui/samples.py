@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from ..engine import Sample
 from .base import Panel
+from .drawing import count
 from .glyphs import glyph
 
 TAB_SIZE = 4
@@ -34,8 +35,7 @@ def sample_label(sample: Sample) -> str:
     sample asked for while the header shows iter 1,199 comes from that model too.
     """
     demand = " · on demand" if sample.on_demand else ""
-    steps = "step" if sample.iteration == 1 else "steps"
-    return f"after {sample.iteration:,} {steps} · T={sample.temperature:.2f}{demand}"
+    return f"after {count(sample.iteration, 'step')} · T={sample.temperature:.2f}{demand}"
 
 
 def readable(text: str) -> str:

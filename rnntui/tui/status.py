@@ -10,6 +10,7 @@ from ..engine import StepRecord
 from ..engine.evaluation import Evaluation
 from ..engine.session import Phase, RunState, StopCause
 from .base import RunInfo
+from .drawing import count
 
 
 def fmt_int(n: int) -> str:
@@ -136,7 +137,7 @@ class StatusBar(Widget):
         """Where the run stands: the record shown."""
         rec = self.record
         if rec is None and self.done:
-            return [Text(f"resumed after {fmt_int(self.done)} iterations: press space to step", style="dim")]
+            return [Text(f"resumed after {count(self.done, 'iteration')}: press space to step", style="dim")]
         if rec is None:
             return self._with_evaluation([Text("no step yet", style="dim")])
         furthest = self.state.furthest if self.state.phase is Phase.STOPPED else None  # paused says it above
