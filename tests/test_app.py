@@ -266,6 +266,13 @@ def test_every_key_has_a_palette_entry_and_a_help_line():
         assert f"| {key.shown} | {escaped} |" in HELP_TEXT, key.shown
 
 
+def test_readmes_key_table_is_the_apps():
+    from rnntui.tui.keys import help_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert [row for row in help_table().splitlines() if row not in readme] == []
+
+
 async def test_palette_commands_run_their_actions():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

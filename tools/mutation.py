@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "mutants"  # mutmut's working copy and results
 SEP = "\u01c1"  # mutmut names a method Class.method as xǁClassǁmethod
 
-# The functions that implement the contract's lines (shared/engine-semantics.md), by module.
+# The functions that carry the engine's exact semantics (the original program's numbers), by module.
 # Properties are decorated, so mutmut cannot mutate them (Trainer.seq_length, initial_smooth_loss).
 SCOPE = {
     "trainer": [

@@ -94,7 +94,7 @@ class DebuggerActions:
         self.app.push_screen(BreakpointsScreen(self.controller))
 
     def action_hyperparameters(self) -> None:
-        """h: change learning rate, clip, temperature, sample_every, sample_length (pauses a run first)."""
+        """h: change the adjustable hyperparameters (Config.adjustable_fields; pauses a run first)."""
         from .hyperparams_screen import HyperparamsScreen
 
         if self.running:

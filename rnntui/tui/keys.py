@@ -39,7 +39,7 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("ctrl+s", "ctrl+s", "save", "Save", "save a checkpoint (atomic; asks before overwriting another file)",
         "Save checkpoint"),
     Key("question_mark", "?", "help", "Help", "help: every key, every panel, the equations", "Help"),
-    Key("q", "q", "quit", "Quit", "quit (asks if there is unsaved progress)", "Quit"),
+    Key("q", "q", "quit", "Quit", "quit (asks first if a save would keep more: iterations, evaluations, changes)", "Quit"),
     Key("s", "s", "sample", "Sample", "sample now from the current model", "Sample now"),
     Key("left_square_bracket", "[", "temperature(-1)", "Temp-", "sampling temperature down (÷1.25)",
         "Temperature down", group=TEMPERATURE),
