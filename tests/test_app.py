@@ -273,6 +273,46 @@ def test_readmes_key_table_is_the_apps():
     assert [row for row in help_table().splitlines() if row not in readme] == []
 
 
+@pytest.mark.parametrize("width", [80, 100, 120, 160])
+async def test_the_footer_shows_whole_keys_in_order_as_many_as_fit(width):
+    app = make_app()
+    async with app.run_test(size=(width, 40)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.main
+        labels = []  # each shown key as the footer writes it, in order ("[ ] Temp" for a group)
+        for _, binding, _, _ in screen.active_bindings.values():
+            if not binding.show or binding.action == "app.command_palette":
+                continue
+            if binding.group is not None:
+                keys = [app.get_key_display(b) for _, b, _, _ in screen.active_bindings.values() if b.group is binding.group]
+                label = f"{' '.join(keys)} {binding.group.description}"
+            else:
+                label = f"{app.get_key_display(binding)} {binding.description}"
+            if label not in labels:
+                labels.append(label)
+        keys_part, palette = screen_lines(app)[-1].split("▏")
+        assert palette.strip() == "^p palette"
+        shown = keys_part.strip()
+        fitting = [k for k in range(len(labels) + 1) if "  ".join(labels[:k]) == shown]
+        assert fitting, shown  # whole labels from the first on, nothing cut
+        k = fitting[0]
+        assert k >= 7  # at 80 columns: space, r, n, ctrl+s, ?, q, s
+        if k < len(labels):  # the next would not have fitted whole
+            assert len(" " + "  ".join(labels[: k + 1]) + "  ") > len(keys_part)
+
+
+async def test_the_footer_refits_when_the_terminal_narrows():
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        assert "h Hyper" in screen_lines(app)[-1]
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        keys_part = screen_lines(app)[-1].split("▏")[0]
+        assert keys_part.rstrip().endswith("s Sample") and "Temp" not in keys_part and "h " not in keys_part
+
+
 async def test_palette_commands_run_their_actions():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

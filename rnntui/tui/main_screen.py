@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ..engine import RnntuiError, StepRecord
 from ..engine.control import Controller, EngineLost
@@ -27,6 +27,7 @@ from .analysis_actions import AnalysisActions
 from .base import RunInfo
 from .debugger import DebuggerActions
 from .evaluation_actions import EvaluationActions
+from .footer import WholeKeysFooter
 from .gradients import GradientsPanel
 from .heatmap import Heatmap
 from .input_window import InputWindow
@@ -106,7 +107,7 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
                                                        baseline=self.baseline)
             yield StepPanel(info, id="step").data_bind(S.record, S.cursor_t, S.unit)
         yield Static("", id="too-small")
-        yield Footer()
+        yield WholeKeysFooter()
 
     def on_mount(self) -> None:
         self.show_mirror(with_history=True)

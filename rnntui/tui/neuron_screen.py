@@ -27,7 +27,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..engine.corpus import Corpus
@@ -35,6 +35,7 @@ from ..engine.corpus_pass import PassResult, Region, recompute
 from ..engine.units import CONTEXT_MARKS, HIST_BINS, SATURATION, TopPosition, unit_contexts
 from . import scale
 from .analysis_actions import AnalysisStore, Computed
+from .footer import WholeKeysFooter
 from .glyphs import describe, glyph
 from .heatmap import RowOrder
 from .units_screen import OneLineTitle
@@ -424,7 +425,7 @@ class NeuronScreen(OneLineTitle):
                     yield Static("", id="histogram")
                 yield OptionList(id="contexts")
         yield Static("", id="cursor")
-        yield Footer()
+        yield WholeKeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#about").can_focus = False  # tab goes from the text straight to the contexts

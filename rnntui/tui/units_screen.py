@@ -26,7 +26,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Input, Label, Select, Static
+from textual.widgets import DataTable, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
 from ..engine.analysis import Analysis
@@ -34,6 +34,7 @@ from ..engine.features import REGEX_PREFIX, FeatureError, parse_features
 from ..engine.units import SATURATION
 from .analysis_actions import AnalysisScreen, AnalysisStore, Computed
 from .drawing import fit
+from .footer import WholeKeysFooter
 from .heatmap import RowOrder
 
 DOT, CHOSEN_DOT = "•", "●"
@@ -278,7 +279,7 @@ class UnitsScreen(OneLineTitle):
             with Vertical(id="scatter-box"):
                 yield Label(f"↑ sat high (h > {SATURATION:g}) · a dot per unit", id="scatter-y")
                 yield PlotextPlot(id="scatter")
-        yield Footer()
+        yield WholeKeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()  # (AnalysisScreen.on_mount runs next and shows the analysis)

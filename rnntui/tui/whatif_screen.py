@@ -37,16 +37,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import (
-    DataTable,
-    Footer,
-    Label,
-    OptionList,
-    ProgressBar,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.widgets import DataTable, Label, OptionList, ProgressBar, Static, TabbedContent, TabPane
 
 from ..engine import RnntuiError, StepRecord
 from ..engine.control import Controller, EngineLost, JobStatus
@@ -69,6 +60,7 @@ from ..engine.whatif import (
 )
 from .dialogs import TextPrompt, int_checker
 from .drawing import fit, format_prob, window_span
+from .footer import WholeKeysFooter
 from .glyphs import describe, glyph
 from .heatmap import cell
 
@@ -552,7 +544,7 @@ class WhatIfScreen(Screen):
                     yield DataTable(id="across-units", cursor_type="row", zebra_stripes=True)
                 yield DeltaMap(self.vocab, "Δh = other iteration − this one", "press i and type another iteration",
                                id="across-map")
-        yield Footer()
+        yield WholeKeysFooter()
 
     def on_mount(self) -> None:
         self._add_step_rows("#steps", STEP_COLUMNS)
