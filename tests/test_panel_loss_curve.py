@@ -261,6 +261,23 @@ async def test_a_short_plot_gives_the_axis_labels_row_to_the_curve(monkeypatch, 
         assert labels == (["iteration", "loss"] if labelled else ["", ""])
 
 
+@pytest.mark.parametrize("width, height", [(32, 7), (70, 7)])
+async def test_a_very_short_plot_keeps_only_its_left_and_bottom_axes(width, height):
+    """At 80x24 the panel has 5 rows: no top frame line and no tick row, so 4 rows of curve."""
+    app, trainer = loss_app(60)
+    async with app.run_test(size=(width, height)) as pilot:
+        await pilot.pause()
+        rows = widget_text(app.panel).splitlines()[1:-1]  # inside the panel's border
+        assert len(rows) == 5
+        assert "┌" not in "".join(rows) and rows[-1].strip(" │").startswith("└")  # the bottom axis is the last row
+        curve_rows = rows[:-1]
+        assert all("┤" in row for row in curve_rows)  # every other row is curve, with its y tick
+        top = max(trainer.history.loss.max(), trainer.history.smooth_loss.max())
+        assert f"{top:.1f}" in curve_rows[0]  # the highest tick is the data's top
+        title = widget_text(app.panel).splitlines()[0]
+        assert "iter 0–59" in title  # the range the ticks no longer show
+
+
 # --- the bits-per-character view and the kept branches' overlay ------------------------------------
 
 

@@ -31,6 +31,7 @@ from .base import Panel
 RECENT = 500  # iterations shown in "last 500" mode
 FALLBACK_BUCKETS = 100  # buckets used before the plot has a width
 SHORT_PLOT = 8  # rows below which the axis labels give their row to the curve
+VERY_SHORT_PLOT = 6  # rows below which the top and right frame lines and the x ticks give theirs too
 RAW_COLOR, SMOOTH_COLOR, BASELINE_COLOR, EVENT_COLOR = "red+", "cyan+", "yellow", "magenta"
 TRAIN_COLOR, HELD_OUT_COLOR = "cyan+", "red+"  # bits per character on each part
 OVERLAY_COLORS = ("green+", "blue+", "white", "green", "blue")  # kept branches, in list order (then again)
@@ -57,8 +58,8 @@ def markup_color(plot_color: str) -> str:
     return plot_color.rstrip("+")
 
 
-# Cells of a border subtitle's frame: "╰─ " before it and " ─╯" after it.
-SUBTITLE_FRAME = 6
+# Cells of a border title's frame: "╭─ " before it and " ─╮" after it (the same below).
+BORDER_FRAME = 6
 
 
 def short_event_text(text: str) -> str:
@@ -71,9 +72,9 @@ def short_event_text(text: str) -> str:
     return f"{setting.metavar} {rest}" if setting is not None and rest else text
 
 
-def fit_legend(candidates: tuple[str, ...], width: int) -> str:
-    """The first markup legend, most detailed first, whose text fits ``width`` cells (the
-    last one when none does): a narrow panel drops words before it cuts the latest change."""
+def fit_border_text(candidates: tuple[str, ...], width: int) -> str:
+    """The first markup text, most detailed first, that fits ``width`` cells (the last one
+    when none does): a narrow panel's title or legend drops words before it cuts a fact."""
     candidates = tuple(legend.lstrip() for legend in candidates)
     for legend in candidates:
         if Content.from_markup(legend).cell_length <= width:
@@ -422,12 +423,16 @@ class LossCurve(Panel):
     def _draw_axes(self, plt, first: int, last: int, ylabel: str) -> int:
         """Labels, x range and ticks; returns the right end of the x axis."""
         plt.title("")
-        short = self._plot is not None and self._plot.size.height < SHORT_PLOT  # the curve needs the rows
+        height = self._plot.size.height if self._plot is not None else SHORT_PLOT
+        short = height < SHORT_PLOT  # the curve needs the rows
+        very_short = height < VERY_SHORT_PLOT  # the top frame line and the ticks' row too
         plt.xlabel("" if short else "iteration")
         plt.ylabel("" if short else ylabel)
+        plt.xaxes(True, not very_short)
+        plt.yaxes(True, not very_short)
         right = max(last, first + 1)
         plt.xlim(first, right)
-        ticks = iteration_ticks(first, right)
+        ticks = [] if very_short else iteration_ticks(first, right)  # the border title gives the range
         plt.xticks(ticks, [str(t) for t in ticks])
         return right
 
@@ -489,21 +494,24 @@ class LossCurve(Panel):
             return
         window = f"last {RECENT}" if self.recent_only else "all"
         scale = " · log10" if self.log_scale else ""
-        self.border_title = f"{self.TITLE} · {window} · iter {plan.first}–{plan.last}{scale}"
+        span = f"iter {plan.first}–{plan.last}{scale}"
+        self.border_title = fit_border_text(
+            (f"{self.TITLE} · {window} · {span}", f"{self.TITLE} · {span}", span), self.outer_size.width - BORDER_FRAME
+        )
         overlays = self._overlay_key(plan.overlays)
         change = short_change = ""
         if self.events:
             it, text = self.events[-1]
             change = f" [magenta]⡇ {it}: {escape(text)}[/]"
             short_change = f" [magenta]⡇{it} {escape(short_event_text(text))}[/]"
-        self.border_subtitle = fit_legend(
+        self.border_subtitle = fit_border_text(
             (
                 f"[red]raw[/] [cyan]smooth[/] [yellow]baseline {self.baseline:.2f}[/]{overlays}{change}",
                 f"[red]raw[/] [cyan]smooth[/] [yellow]base {self.baseline:.2f}[/]{overlays}{short_change}",
                 f"{overlays}{short_change}",
                 short_change,
             ),
-            self.outer_size.width - SUBTITLE_FRAME,
+            self.outer_size.width - BORDER_FRAME,
         )
 
     @staticmethod
@@ -519,7 +527,11 @@ class LossCurve(Panel):
         else:
             window = f"last {RECENT}" if self.recent_only else "all"
             scale = " · log10" if self.log_scale else ""
-            self.border_title = f"{title} · {window} · iter {plan.first}–{plan.last}{scale}"
+            span = f"iter {plan.first}–{plan.last}{scale}"
+            self.border_title = fit_border_text(
+                (f"{title} · {window} · {span}", f"bpc · {window} · {span}", f"bpc · {span}"),
+                self.outer_size.width - BORDER_FRAME,
+            )
         key = "[cyan]train[/]"
         if plan is not None and plan.held_out is not None:
             key += " [red]held-out[/]"
