@@ -51,14 +51,21 @@ def training_text(corpus: Corpus, chars: int) -> Corpus:
     return corpus if chars == len(corpus) else corpus.part(0, chars, "training part")
 
 
-def staleness(computed: ParamsKey, now: ParamsKey) -> str | None:
-    """Why an analysis of parameters ``computed`` is not one of the parameters ``now``, or None."""
+TITLE_SEPARATOR = " · "  # between the parts of an analysis screen's title
+
+
+def staleness(computed: ParamsKey, now: ParamsKey, short: bool = False) -> str | None:
+    """Why an analysis of parameters ``computed`` is not one of the parameters ``now``, or None.
+
+    ``short``: the same facts in fewer words, for a narrow title.
+    """
     if computed == now:
         return None
     done, current = computed[0], now[0]
-    if done == current:
-        return f"computed after {done:,} steps on another branch: press r to recompute"
-    return f"computed after {done:,} steps; now at {current:,}: press r to recompute"
+    where = "on another branch" if done == current else f"now at {current:,}"
+    if short:
+        return f"after {done:,} steps{';' if done != current else ''} {where}: press r"
+    return f"computed after {done:,} steps{';' if done != current else ''} {where}: press r to recompute"
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,15 +263,35 @@ class AnalysisScreen(Screen):
             title.update(self.store.problem or "waiting for the first analysis")
             title.set_class(self.store.problem is not None, "stale")
             return
+        title.update(self.choose_title(self.title_forms(computed)))
+        title.set_class(staleness(computed.key, self.store.now) is not None, "stale")
+
+    def title_forms(self, computed: Computed) -> list[str]:
+        """The title line, in full (``HEADING · 4,023 characters of NAME · 2.464 bits/char · after
+        N steps``), then ever shorter: the text's name goes, the words shorten, the heading
+        shortens, then the length and the bpc go. Which parameters it is of stays in each."""
         analysis = computed.analysis
-        stale = staleness(computed.key, self.store.now)
-        where = stale or f"after {computed.iteration:,} steps"
-        text = (f"{self.heading()} · {analysis.chars:,} characters of {computed.text.name} · "
-                f"{analysis.bits_per_char:.3f} bits/char · {where}")
-        if self.store.problem and not self.store.running:
-            text += f" · {self.store.problem}"
-        title.update(text)
-        title.set_class(stale is not None, "stale")
+        now = self.store.now
+        where = staleness(computed.key, now) or f"after {computed.iteration:,} steps"
+        short_where = staleness(computed.key, now, short=True) or where
+        chars, bpc = f"{analysis.chars:,}", f"{analysis.bits_per_char:.3f}"
+        problem = [self.store.problem] if self.store.problem and not self.store.running else []
+        heading, short_heading = self.heading(), self.short_heading()
+        forms = [
+            [heading, f"{chars} characters of {computed.text.name}", f"{bpc} bits/char", where, *problem],
+            [heading, f"{chars} chars", f"{bpc} bits/char", where, *problem],
+            [heading, f"{chars} chars", f"{bpc} bpc", where, *problem],
+            [short_heading, f"{chars} chars", f"{bpc} bpc", where, *problem],
+            [short_heading, f"{bpc} bpc", where, *problem],
+            [short_heading, where, *problem],
+            [short_heading, short_where, *problem],
+        ]
+        return [TITLE_SEPARATOR.join(parts) for parts in forms]
+
+    def choose_title(self, forms: list[str]) -> str:
+        """Which of the title's forms to show: the full one (a screen whose title must keep to one
+        line picks the longest that fits)."""
+        return forms[0]
 
     def _say(self, problem: str) -> None:
         self.query_one("#analysis-title", Static).update(problem)
@@ -296,6 +323,10 @@ class AnalysisScreen(Screen):
     def heading(self) -> str:
         """The first words of the title line."""
         return ""
+
+    def short_heading(self) -> str:
+        """The heading for a narrow title."""
+        return self.heading()
 
     def show(self, computed: Computed) -> None:
         """Draw ``computed`` (called once per new analysis)."""

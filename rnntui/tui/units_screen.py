@@ -15,7 +15,6 @@ to fit (``HintedInput``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -48,43 +47,6 @@ REGEX_HINTS = (  # the regex field's placeholder, the longest that fits the fiel
 )
 
 
-# --- the title line ---------------------------------------------------------------
-SEPARATOR = " · "  # between the parts of an analysis screen's title
-SHORTENINGS = (  # each applied in turn to the parts after the heading while the title is too wide
-    (re.compile(r"^([\d,]+) characters of .*$"), r"\1 chars"),  # the text's name goes
-    (re.compile(r"^([\d.]+) bits/char$"), r"\1 bpc"),
-    None,  # the short heading
-    (re.compile(r"^[\d,]+ chars$"), ""),  # the text's length goes
-    (re.compile(r"^[\d.]+ bpc$"), ""),
-    (re.compile(r"^computed (after .*: press r) to recompute$"), r"\1"),  # an older analysis, said shortly
-)
-
-
-def title_forms(title: str, heading: str, short_heading: str) -> list[str]:
-    """``title`` (``HEADING · 4,023 characters of NAME · 2.464 bits/char · after N steps``), then ever
-    shorter forms of it, one per SHORTENINGS step; which parameters the analysis is of stays in each.
-    A title that does not start with ``heading`` (no analysis yet) has no shorter form."""
-    if not title.startswith(heading + SEPARATOR):
-        return [title]
-    parts = title[len(heading + SEPARATOR):].split(SEPARATOR)
-    forms = [title]
-    for step in SHORTENINGS:
-        if step is None:
-            heading = short_heading
-        else:
-            pattern, replacement = step
-            parts = [pattern.sub(replacement, part) for part in parts]
-        forms.append(SEPARATOR.join([heading, *(part for part in parts if part)]))
-    return forms
-
-
-def fit_title(title: str, heading: str, short_heading: str, width: int) -> str:
-    """The longest form of ``title`` that fits ``width`` cells (the shortest when none does: the
-    title line then ends in an ellipsis)."""
-    forms = title_forms(title, heading, short_heading)
-    return next((form for form in forms if cell_len(form) <= width), forms[-1])
-
-
 class OneLineTitle(AnalysisScreen):
     """An analysis screen whose title line never wraps: parts give way at a narrow width."""
 
@@ -96,18 +58,12 @@ class OneLineTitle(AnalysisScreen):
     }
     """
 
-    def short_heading(self) -> str:
-        """The heading for a narrow title."""
-        return self.heading()
-
-    def _update_title(self) -> None:
-        super()._update_title()
+    def choose_title(self, forms: list[str]) -> str:
+        """The longest form that fits the title line (the shortest when none does: it then ends in an
+        ellipsis)."""
         title = self.query_one("#analysis-title", Static)
         width = title.content_region.width or self.size.width - title.styles.gutter.width
-        text = str(title.content)
-        fitted = fit_title(text, self.heading(), self.short_heading(), width)
-        if fitted != text:
-            title.update(fitted)
+        return next((form for form in forms if cell_len(form) <= width), forms[-1])
 
 
 class HintedInput(Input):
