@@ -112,7 +112,7 @@ async def test_the_strongest_contexts_are_the_extremes_of_the_whole_text_and_ent
         lowest = np.lexsort((t, hs[:, 6]))[:10].tolist()
         listing = screen.query_one(OptionList)
         ids = [listing.get_option_at_index(i).id for i in range(listing.option_count)]
-        assert ids == [None, *(f"at-{p}" for p in highest), None, *(f"at-{p}" for p in lowest)]
+        assert ids == [None, *(f"positive-at-{p}" for p in highest), None, *(f"negative-at-{p}" for p in lowest)]
         first_negative = listing.get_option_at_index(12)
         assert str(first_negative.prompt).startswith(f"{hs[lowest[0], 6]:+.3f}  ")
         listing.focus()
@@ -127,6 +127,24 @@ async def test_the_strongest_contexts_are_the_extremes_of_the_whole_text_and_ent
         assert top <= row < top + view.scrollable_content_region.height
         assert str(screen.query_one("#cursor").content).startswith(f"position {lowest[0]:,} of")
         check_visible_text(app, BRACKETS, hs, 6)
+
+
+async def test_a_text_shorter_than_both_lists_shows_its_positions_in_each():
+    """hello: five positions, so each is among the 10 most positive and the 10 most negative."""
+    app = make_app(text="hello", hidden_size=4, steps=3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_page(pilot, 0)
+        hs, _, _ = oracle_pass(app.session.trainer.params, app.session.trainer.corpus.data)
+        t = np.arange(len("hello"))
+        listing = screen.query_one(OptionList)
+        ids = [listing.get_option_at_index(i).id for i in range(listing.option_count)]
+        highest, lowest = np.lexsort((t, -hs[:, 0])).tolist(), np.lexsort((t, hs[:, 0])).tolist()
+        assert ids == [None, *(f"positive-at-{p}" for p in highest), None, *(f"negative-at-{p}" for p in lowest)]
+        listing.focus()
+        listing.highlighted = len(ids) - 1  # the last negative one
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.query_one(NeuronText).cursor == lowest[-1]
 
 
 async def test_the_end_of_a_long_text_is_recomputed_exactly_and_only_near_the_view():

@@ -458,7 +458,8 @@ class NeuronScreen(OneLineTitle):
         options: list[Option] = []
         for name, tops in (("most positive", contexts.positive), ("most negative", contexts.negative)):
             options.append(Option(Text(name, style="bold"), disabled=True))
-            options.extend(Option(context_prompt(top), id=f"at-{top.position}") for top in tops)
+            # a short text can list one position in both: the ids differ by list
+            options.extend(Option(context_prompt(top), id=f"{name.split()[1]}-at-{top.position}") for top in tops)
         listing.set_options(options)
 
     @on(NeuronText.Moved)
@@ -490,7 +491,7 @@ class NeuronScreen(OneLineTitle):
     @on(OptionList.OptionSelected, "#contexts")
     def _context_chosen(self, event: OptionList.OptionSelected) -> None:
         """Enter on a context: the text view goes there."""
-        position = int(event.option.id.removeprefix("at-"))
+        position = int(event.option.id.rpartition("-at-")[2])
         text = self.query_one(NeuronText)
         text.jump(position)
         text.focus()
