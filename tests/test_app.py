@@ -203,6 +203,38 @@ async def test_quit_asks_when_only_an_evaluation_is_unsaved_and_names_what_would
     assert app.return_code == 0
 
 
+KEY_CHARACTERS = {"question_mark": "?"}
+
+
+def type_ahead(app, *keys: str) -> None:
+    """Queue ``keys`` at once, as a fast typist's reach the app before the first is handled."""
+    for key in keys:
+        app.post_message(events.Key(key, KEY_CHARACTERS.get(key, key if len(key) == 1 else None)))
+
+
+@pytest.mark.parametrize("after", ["question_mark", "U", "k", "h", "b", "E"])
+async def test_keys_typed_after_answering_quit_are_ignored(after):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space", "q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the quit question")
+        type_ahead(app, "y", after)
+        await pilot.pause()
+        await pilot.pause()
+    assert app.return_code == 0 and app.closing  # y answered the question: the key after it did nothing
+
+
+@pytest.mark.parametrize("after", ["question_mark", "U", "k"])
+async def test_keys_typed_after_quitting_at_once_are_ignored(after):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        type_ahead(app, "q", after)  # nothing unsaved: q quits without asking
+        await pilot.pause()
+        await pilot.pause()
+    assert app.return_code == 0 and app.closing
+
+
 async def test_tiny_terminal_shows_a_message_and_recovers():
     app = make_app()
     async with app.run_test(size=(60, 18)) as pilot:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
@@ -28,6 +29,14 @@ class RnntuiApp(App):
     def __init__(self, controller: Controller) -> None:
         super().__init__()
         self.controller = controller
+        self.closing = False  # quitting has begun: keys typed after it are ignored
+
+    async def on_event(self, event: events.Event) -> None:
+        # keys queued behind the quit would open screens while the app closes (the help, the
+        # unit table ... would fail half-built)
+        if self.closing and isinstance(event, (events.Key, events.MouseDown, events.Click)):
+            return
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.controller))
@@ -97,13 +106,18 @@ class RnntuiApp(App):
         if not self.controller.alive or not mirror.dirty:
             self._quit()
             return
-        self.push_screen(ConfirmDialog(quit_question(mirror), "Quit", "Stay"), lambda yes: yes and self._quit())
+        self.push_screen(ConfirmDialog(quit_question(mirror), "Quit", "Stay", decided=self._quit_decided),
+                         lambda yes: yes and self._quit())
 
     async def action_quit(self) -> None:
         """ctrl+q (Textual's quit key) goes through the same question as q."""
         self.action_request_quit()
 
+    def _quit_decided(self, yes: bool) -> None:
+        self.closing = yes  # from the answer on, keys typed ahead are not handled
+
     def _quit(self) -> None:
+        self.closing = True
         if self.controller.alive and self.main.running:
             try:
                 self.controller.pause()

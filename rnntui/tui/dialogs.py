@@ -105,11 +105,15 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No"),
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No",
+                 decided: Callable[[bool], None] | None = None) -> None:
+        """``decided`` is told the answer at once, before the dialog closes and its result
+        callback runs (keys typed ahead are handled in between)."""
         super().__init__()
         self._question = question
         self._yes = yes
         self._no = no
+        self._decided = decided
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -123,7 +127,9 @@ class ConfirmDialog(ModalScreen[bool]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self.action_answer(event.button.id == "yes")
 
     def action_answer(self, answer: bool) -> None:
+        if self._decided is not None:
+            self._decided(answer)
         self.dismiss(answer)
