@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rnntui import cli
 from rnntui.engine import PARAM_NAMES, CheckpointError, Config, Corpus, Trainer, load_checkpoint, save_checkpoint
 from rnntui.engine.checkpoint import NonFiniteStateError, save_checkpoint_with_fallback
+from rnntui.engine.session import RunEnd, Session, open_session
 
 H, T, STEPS = 8, 6, 5
 TEXT = "the quick brown fox jumps over the lazy dog.\n" * 4
@@ -281,3 +283,380 @@ def test_a_non_finite_state_is_not_saved_and_the_old_file_is_kept(tmp_path, dive
     with pytest.raises(NonFiniteStateError):
         save_checkpoint_with_fallback(diverged, path)
     assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
+
+
+# --- not a checkpoint at all ---------------------------------------------------------------------------
+
+
+def test_a_plain_npy_file_is_not_a_checkpoint(tmp_path, good, corpus):
+    path = tmp_path / "run.npy"
+    np.save(path, good["params"])  # one array, not an archive of them
+    assert "is not an rnntui checkpoint; give a file written by --save or ctrl+s" in refusal(path, corpus)
+
+
+# --- the run's own fields ------------------------------------------------------------------------------
+
+
+def test_a_negative_smooth_loss_is_refused(tmp_path, good, corpus):
+    assert "smooth loss -0.5 is negative" in refusal(write(tmp_path, good, smooth_loss=np.array(-0.5)), corpus)
+
+
+@pytest.mark.parametrize("key, words", [("history_loss", "loss history"), ("history_smooth", "smooth-loss history")])
+def test_a_negative_loss_in_the_history_is_refused(tmp_path, good, corpus, key, words):
+    damaged = with_value(good[key], 3, -1e-9)
+    assert f"{words} holds a negative loss at iteration 3" in refusal(write(tmp_path, good, **{key: damaged}), corpus)
+
+
+def test_a_clipped_norm_above_its_raw_norm_is_refused(tmp_path, good, corpus):
+    clipped = with_value(good["history_clipped"], (2, 4), 2 * good["history_grad"][2, 4] + 1)
+    message = refusal(write(tmp_path, good, history_clipped=clipped), corpus)
+    assert "clipped gradient norm exceeds its raw norm at iteration 2" in message
+
+
+def test_clipped_norms_equal_to_the_raw_ones_are_accepted(tmp_path, good, corpus):
+    """Nothing clipped: the two norms are the same number."""
+    trainer = load_checkpoint(write(tmp_path, good, history_clipped=good["history_grad"].copy()), corpus)
+    assert np.array_equal(trainer.history.clipped_norms, good["history_grad"])
+
+
+@pytest.mark.parametrize("date", [-1, STEPS + 1])
+def test_an_event_dated_outside_the_run_is_refused(tmp_path, good, corpus, date):
+    events = {"history_event_iter": np.array([2, date]), "history_event_text": np.array(["a", "b"])}
+    assert f"event is dated iteration {date}, outside the run's 0 to {STEPS}" in refusal(write(tmp_path, good, **events), corpus)
+
+
+def test_events_dated_from_0_to_the_checkpoint_iteration_are_accepted(tmp_path, good, corpus):
+    """A change made before the next step is dated with the checkpoint's own iteration."""
+    events = {"history_event_iter": np.array([0, STEPS]), "history_event_text": np.array(["a", "b"])}
+    trainer = load_checkpoint(write(tmp_path, good, **events), corpus)
+    assert [(e.iteration, e.text) for e in trainer.history.events] == [(0, "a"), (STEPS, "b")]
+
+
+def config_with(good, **changes) -> np.ndarray:
+    """The good configuration JSON with ``changes`` (a value of None removes the field)."""
+    values = {**json.loads(str(good["config"])), **changes}
+    return np.array(json.dumps({k: v for k, v in values.items() if v is not None}))
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [({"seed": None}, "(no seed)"), ({"eval_every": None, "clip": None}, "(no clip, eval_every)"),
+     ({"momentum": 0.9}, "(unknown momentum)"), ({"seed": None, "zz": 1}, "(no seed and unknown zz)")],
+)
+def test_a_configuration_missing_a_field_or_with_an_unknown_one_is_refused(tmp_path, good, corpus, changes, words):
+    message = refusal(write(tmp_path, good, config=config_with(good, **changes)), corpus)
+    assert f"holds an invalid configuration {words}; use an intact checkpoint" in message
+
+
+def test_an_invalid_configuration_value_gives_one_fix(tmp_path, good, corpus):
+    message = refusal(write(tmp_path, good, config=config_with(good, hidden_size=8.0)), corpus)
+    assert message.endswith("(hidden_size must be a whole number, got 8.0); use an intact checkpoint")
+
+
+@pytest.mark.parametrize(
+    "fingerprint", ["abc", "A" * 64, "g" * 64, "0" * 65, ""],
+)
+def test_a_fingerprint_that_is_not_a_sha256_is_refused(tmp_path, good, corpus, fingerprint):
+    message = refusal(write(tmp_path, good, fingerprint=np.array(fingerprint)), corpus)
+    assert "the corpus fingerprint" in message and "is not a sha256 (64 hex digits)" in message
+
+
+def test_another_texts_fingerprint_is_not_refused(tmp_path, good, corpus):
+    trainer = load_checkpoint(write(tmp_path, good, fingerprint=np.array("0" * 64)), corpus)
+    assert not trainer.checkpoint_fingerprint_matches
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [(np.array(1), "corpus length 1 is below 2"), (np.array(-7), "corpus length -7 is below 2"),
+     (np.array([len(TEXT)]), "corpus length (corpus_length) stored as int64 with shape (1,)"),
+     (np.array(float(len(TEXT))), "corpus length (corpus_length) stored as float64")],
+)
+def test_an_impossible_corpus_length_is_refused(tmp_path, good, corpus, value, words):
+    assert words in refusal(write(tmp_path, good, corpus_length=value), corpus)
+
+
+@pytest.mark.parametrize("key", ["corpus_length", "corpus_name", "fingerprint"])
+def test_a_missing_corpus_fact_is_refused(tmp_path, good, corpus, key):
+    path = tmp_path / "run.npz"
+    np.savez(path, **{k: v for k, v in good.items() if k != key})
+    assert f"lacks {key}" in refusal(path, corpus)
+
+
+# --- what a Session adds: evaluations, branches --------------------------------------------------------
+
+VAL_FRAC, EVAL_EVERY = 0.2, 5
+
+
+@pytest.fixture(scope="module")
+def saved_session(corpus, tmp_path_factory) -> tuple[Session, dict[str, np.ndarray]]:
+    """A session saved after 16 iterations: evaluations on a held-out part (scheduled and on demand),
+    a kept branch 'main' (iterations 0 to 19) left by a learning-rate change at iteration 9, a breakpoint;
+    and the arrays of its checkpoint."""
+    session = Session(Trainer(corpus, Config(hidden_size=H, seq_length=T, sample_every=0, val_frac=VAL_FRAC,
+                                             eval_every=EVAL_EVERY)))
+    session.run(20, lambda: False)
+    session.evaluate_now()  # on demand at 20: one past the kept branch's furthest iteration
+    session.goto(8)
+    session.set_hyperparameters(learning_rate=0.05)
+    session.run(6, lambda: False)
+    session.evaluate_now()  # on demand at 15, then the scheduled one at 15
+    session.run(1, lambda: False)
+    session.evaluate_now()  # on demand at 16, the checkpoint's own iteration
+    session.breakpoints.add("every 50")
+    path = tmp_path_factory.mktemp("session") / "session.npz"
+    session.save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        return session, {key: npz[key] for key in npz.files}
+
+
+@pytest.fixture
+def session_arrays(saved_session) -> dict[str, np.ndarray]:
+    return saved_session[1]
+
+
+def opening_refusal(path: Path, corpus: Corpus) -> str:
+    """The one-line message opening ``path`` as a resumed session is refused with."""
+    with pytest.raises(CheckpointError) as err:
+        open_session(corpus, resume=path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{path}: ") and message.endswith("; use an intact checkpoint")
+    return message
+
+
+def test_the_session_checkpoint_is_what_the_tests_below_damage(saved_session, corpus):
+    session, arrays = saved_session
+    assert session.trainer.held_out_corpus is not None and int(arrays["iteration"]) == 16
+    assert [(e.iteration, e.on_demand) for e in session.evaluations] == [
+        (0, False), (5, False), (10, False), (15, False), (15, True), (16, True)]
+    assert [(b.name, b.live, b.forked_at, b.furthest) for b in session.branches] == [
+        ("main", False, None, 19), ("branch 1", True, 9, 15)]
+    assert [e.iteration for e in session.branches[0].evaluations] == [0, 5, 10, 15, 20]
+
+
+def test_a_saved_session_loads_with_everything_it_had(tmp_path, saved_session, corpus):
+    session, arrays = saved_session
+    resumed = open_session(corpus, resume=write(tmp_path, arrays))
+    assert resumed.trainer.iteration == 16 and resumed.trainer.config.learning_rate == 0.05
+    assert resumed.evaluations == session.evaluations_until(16)
+    assert all(e.val_nats is not None for e in resumed.evaluations)
+    kept, live = resumed.branches[0], resumed.branches[-1]
+    original = session.branches[0]
+    assert (kept.name, kept.forked_at, kept.change, kept.furthest) == ("main", None, "", 19)
+    assert np.array_equal(kept.smooth, original.smooth) and kept.evaluations == original.evaluations
+    assert (live.name, live.forked_at, live.change) == ("branch 1", 9, "learning_rate 0.1 -> 0.05")
+    assert [str(bp) for bp in resumed.breakpoints] == [str(bp) for bp in session.breakpoints]
+    assert [(e.iteration, e.text) for e in resumed.trainer.history.events] == [
+        (e.iteration, e.text) for e in session.trainer.history.events]
+
+
+def test_a_diverged_branch_is_saved_and_loads(tmp_path, corpus):
+    """A line that diverged, then was left by going back: its curve ends in NaN and its model evaluates to NaN."""
+    session = Session(Trainer(corpus, Config(hidden_size=H, seq_length=T, sample_every=0, learning_rate=1e300)))
+    assert session.run(50, lambda: False).end is RunEnd.DIVERGED
+    assert math.isnan(session.evaluate_now().train_nats)
+    session.goto(0)
+    session.set_hyperparameters(learning_rate=0.1)
+    session.save(tmp_path / "run.npz")
+    kept = open_session(corpus, resume=tmp_path / "run.npz").branches[0]
+    original = session.branches[0]
+    assert kept.furthest == original.furthest and np.array_equal(kept.smooth, original.smooth, equal_nan=True)
+    assert not np.isfinite(kept.smooth[-1]) and math.isnan(kept.evaluations[-1].train_nats)
+
+
+def test_a_branch_left_before_its_first_step_is_saved_and_loads(tmp_path, corpus):
+    """Branching at iteration 5 and switching back at once keeps 'branch 1' with forked_at one past its furthest."""
+    session = Session(Trainer(corpus, Config(hidden_size=H, seq_length=T, sample_every=0)))
+    session.run(10, lambda: False)
+    session.goto(4)
+    session.set_hyperparameters(learning_rate=0.05)
+    session.switch_branch("main")
+    session.save(tmp_path / "run.npz")
+    kept = open_session(corpus, resume=tmp_path / "run.npz").branches[0]
+    assert (kept.name, kept.forked_at, kept.furthest, len(kept.smooth)) == ("branch 1", 5, 4, 5)
+
+
+def evaluation_rows(arrays, row, column, value) -> dict[str, np.ndarray]:
+    """The session's evaluations with one entry changed (column: iteration, train, val, on_demand)."""
+    columns = ("iteration", "train", "val", "on_demand")
+    return {"extra_evaluations": with_value(arrays["extra_evaluations"], (row, columns.index(column)), value)}
+
+
+@pytest.mark.parametrize(
+    "row, column, value, words",
+    [
+        (2, "train", math.inf, "evaluation row 2: training loss inf nats is not finite"),
+        (1, "train", -0.25, "evaluation row 1: training loss -0.25 nats is negative"),
+        (3, "val", math.inf, "evaluation row 3: held-out loss inf nats is not finite"),
+        (0, "val", -1.0, "evaluation row 0: held-out loss -1.0 nats is negative"),
+        (5, "iteration", 17, "evaluation row 5: iteration 17 lies beyond the checkpoint's iteration 16"),
+        (2, "iteration", 2.5, "evaluation row 2: iteration 2.5 is not a whole number"),
+        (0, "iteration", math.inf, "evaluation row 0: iteration inf is not a whole number"),
+        (4, "on_demand", 0.5, "evaluation row 4: on-demand flag 0.5 is neither 0 nor 1"),
+        (0, "on_demand", 2.0, "evaluation row 0: on-demand flag 2.0 is neither 0 nor 1"),
+        (2, "iteration", 1, "evaluation row 2: out of order"),
+        (4, "on_demand", 0.0, "evaluation row 4: out of order"),  # a second scheduled evaluation at 15
+    ],
+)
+def test_impossible_evaluations_are_refused(tmp_path, session_arrays, corpus, row, column, value, words):
+    path = write(tmp_path, session_arrays, **evaluation_rows(session_arrays, row, column, value))
+    message = opening_refusal(path, corpus)
+    assert f"the saved evaluations are damaged ({words}" in message
+
+
+def test_evaluations_in_reverse_order_are_refused(tmp_path, session_arrays, corpus):
+    reversed_rows = session_arrays["extra_evaluations"][::-1].copy()
+    message = opening_refusal(write(tmp_path, session_arrays, extra_evaluations=reversed_rows), corpus)
+    assert "evaluation row 1: out of order" in message
+
+
+def test_an_evaluation_without_a_held_out_figure_is_accepted(tmp_path, saved_session, corpus):
+    session, arrays = saved_session
+    resumed = open_session(corpus, resume=write(tmp_path, arrays, **evaluation_rows(arrays, 1, "val", math.nan)))
+    assert resumed.evaluations[1].val_nats is None and resumed.evaluations[2] == session.evaluations[2]
+
+
+def with_json(arrays, key: str, change) -> dict[str, np.ndarray]:
+    """``{key: ...}``: the JSON in ``arrays[key]`` after ``change(value)`` (which edits it in place)."""
+    value = json.loads(str(arrays[key]))
+    change(value)
+    return {key: np.array(json.dumps(value))}
+
+
+def kept_fact(name: str, value):
+    return lambda meta: meta[0].__setitem__(name, value)
+
+
+def live_fact(name: str, value):
+    return lambda live: live.__setitem__(name, value)
+
+
+def without(name: str):
+    return lambda facts: (facts[0] if isinstance(facts, list) else facts).pop(name)
+
+
+@pytest.mark.parametrize(
+    "key, change, words",
+    [
+        ("extra_branch_meta", kept_fact("forked_at", 21), "branch 'main' forked at iteration 21, beyond its furthest iteration 19"),
+        ("extra_branch_meta", kept_fact("forked_at", -1), "kept branch 0 has forked_at -1"),
+        ("extra_branch_meta", kept_fact("forked_at", 3.0), "kept branch 0 has forked_at 3.0"),
+        ("extra_branch_meta", kept_fact("furthest", -1), "kept branch 0 has furthest -1"),
+        ("extra_branch_meta", kept_fact("furthest", True), "kept branch 0 has furthest True"),
+        ("extra_branch_meta", kept_fact("furthest", 18), "branch 'main' has a smooth-loss curve of float64 (20,), not 19 floats"),
+        ("extra_branch_meta", kept_fact("name", ""), "kept branch 0 has name ''"),
+        ("extra_branch_meta", kept_fact("name", 7), "kept branch 0 has name 7"),
+        ("extra_branch_meta", kept_fact("name", "branch 1"), "two lines are named 'branch 1'"),
+        ("extra_branch_meta", kept_fact("name", "branch 2"), "'branch 2' is numbered beyond the 1 branches made"),
+        ("extra_branch_meta", kept_fact("extra", 1), "kept branch 0 has unknown extra"),
+        ("extra_branch_meta", without("furthest"), "kept branch 0 lacks furthest"),
+        ("extra_branch_meta", lambda meta: meta.append(dict(meta[0])), "branch 'main' lacks branch_smooth_1"),
+        ("extra_branch_meta", lambda meta: meta[0].clear(), "kept branch 0 lacks name, forked_at, change, furthest"),
+        ("extra_branch_live", live_fact("made", -1), "the live line has made -1"),
+        ("extra_branch_live", live_fact("name", "main"), "two lines are named 'main'"),
+        ("extra_branch_live", live_fact("forked_at", -3), "the live line has forked_at -3"),
+        ("extra_branch_live", live_fact("made", 0), "'branch 1' is numbered beyond the 0 branches made"),
+        ("extra_branch_live", without("change"), "the live line lacks change"),
+    ],
+)
+def test_impossible_branch_facts_are_refused(tmp_path, session_arrays, corpus, key, change, words):
+    message = opening_refusal(write(tmp_path, session_arrays, **with_json(session_arrays, key, change)), corpus)
+    assert f"the saved branches are damaged ({words}" in message
+
+
+def test_two_kept_branches_with_one_name_are_refused(tmp_path, session_arrays, corpus):
+    twice = with_json(session_arrays, "extra_branch_meta", lambda meta: meta.append(dict(meta[0])))
+    copies = {"extra_branch_smooth_1": session_arrays["extra_branch_smooth_0"],
+              "extra_branch_evaluations_1": session_arrays["extra_branch_evaluations_0"]}
+    message = opening_refusal(write(tmp_path, session_arrays, **twice, **copies), corpus)
+    assert "two lines are named 'main'" in message
+
+
+def curve_with(arrays, index, value) -> dict[str, np.ndarray]:
+    return {"extra_branch_smooth_0": with_value(arrays["extra_branch_smooth_0"], index, value)}
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (lambda a: curve_with(a, 7, math.nan), "branch 'main' has a smooth loss of nan at iteration 7 but finite ones after it"),
+        (lambda a: curve_with(a, 0, math.inf), "branch 'main' has a smooth loss of inf at iteration 0 but finite ones after it"),
+        (lambda a: curve_with(a, 4, -2.0), "branch 'main' has a negative smooth loss at iteration 4"),
+        (lambda a: curve_with(a, -1, -math.inf), "branch 'main' has a negative smooth loss at iteration 19"),
+        (lambda a: {"extra_branch_smooth_0": a["extra_branch_smooth_0"][:-1]},
+         "branch 'main' has a smooth-loss curve of float64 (19,), not 20 floats (iterations 0 to 19)"),
+        (lambda a: {"extra_branch_smooth_0": np.stack([a["extra_branch_smooth_0"]] * 2)},
+         "branch 'main' has a smooth-loss curve of float64 (2, 20), not 20 floats"),
+        (lambda a: {"extra_branch_smooth_0": a["extra_branch_smooth_0"].astype(np.int64)},
+         "branch 'main' has a smooth-loss curve of int64 (20,)"),
+    ],
+)
+def test_an_impossible_branch_curve_is_refused(tmp_path, session_arrays, corpus, changes, words):
+    message = opening_refusal(write(tmp_path, session_arrays, **changes(session_arrays)), corpus)
+    assert f"the saved branches are damaged ({words}" in message
+
+
+def test_a_curve_that_diverged_and_stayed_diverged_is_accepted(tmp_path, session_arrays, corpus):
+    curve = session_arrays["extra_branch_smooth_0"].copy()
+    curve[15:17], curve[17:] = math.inf, math.nan  # inf, then NaN once a NaN loss came in
+    branch = open_session(corpus, resume=write(tmp_path, session_arrays, extra_branch_smooth_0=curve)).branches[0]
+    assert np.array_equal(branch.smooth, curve, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "row, column, value, words",
+    [(1, 1, -1.0, "evaluation row 1: training loss -1.0 nats is negative"),
+     (3, 3, 0.5, "evaluation row 3: on-demand flag 0.5 is neither 0 nor 1"),
+     (4, 0, 5.0, "evaluation row 4: out of order")],
+)
+def test_impossible_branch_evaluations_are_refused(tmp_path, session_arrays, corpus, row, column, value, words):
+    rows = with_value(session_arrays["extra_branch_evaluations_0"], (row, column), value)
+    message = opening_refusal(write(tmp_path, session_arrays, extra_branch_evaluations_0=rows), corpus)
+    assert f"the saved branches are damaged ({words}" in message
+
+
+@pytest.mark.parametrize("drop", ["extra_branch_meta", "extra_branch_live"])
+def test_kept_branches_and_the_live_line_come_together(tmp_path, session_arrays, corpus, drop):
+    path = tmp_path / "run.npz"
+    np.savez(path, **{k: v for k, v in session_arrays.items() if k != drop})
+    assert "the kept branches and the live line are not saved together" in opening_refusal(path, corpus)
+
+
+# --- every command refuses at load, with one line and exit status 2 -------------------------------------
+
+COMMANDS = {
+    "train": lambda text, ckpt, out: ["train", text, "--resume", ckpt],
+    "eval": lambda text, ckpt, out: ["eval", text, "--resume", ckpt],
+    "analyze": lambda text, ckpt, out: ["analyze", text, "--resume", ckpt],
+    "whatif": lambda text, ckpt, out: ["whatif", text, "--resume", ckpt],
+    "shot": lambda text, ckpt, out: ["shot", text, "--resume", ckpt, out],
+    "the app": lambda text, ckpt, out: [text, "--resume", ckpt],
+}
+
+DAMAGES = {
+    "a plain .npy file": (None, "is not an rnntui checkpoint"),
+    "a 2-D branch curve": (lambda a: {"extra_branch_smooth_0": np.stack([a["extra_branch_smooth_0"]] * 2)},
+                           "the saved branches are damaged"),
+    "evaluations out of order": (lambda a: {"extra_evaluations": a["extra_evaluations"][::-1].copy()},
+                                 "the saved evaluations are damaged"),
+    "a configuration without seed": (lambda a: {"config": config_with(a, seed=None)}, "invalid configuration (no seed)"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_every_command_refuses_a_damaged_checkpoint_at_load(capsys, tmp_path, session_arrays, command, damage):
+    text = tmp_path / "fox.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    changes, words = DAMAGES[damage]
+    if changes is None:
+        ckpt = tmp_path / "run.npy"
+        np.save(ckpt, session_arrays["params"])
+    else:
+        ckpt = write(tmp_path, session_arrays, **changes(session_arrays))
+    status = cli.main([str(a) for a in COMMANDS[command](text, ckpt, tmp_path / "shot.svg")])
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert status == 2 and len(lines) == 1 and out == "", err
+    assert lines[0].startswith(f"rnntui: error: {ckpt}") and words in lines[0], lines[0]
+    assert not (tmp_path / "shot.svg").exists()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config
+from .config import Config, field_names
 from .corpus import Corpus
 from .errors import CheckpointError, ConfigError
 from .files import OutputError, write_atomically, write_rescue
@@ -27,6 +27,9 @@ FORMAT = "rnntui-checkpoint"
 VERSION = 1
 SUFFIX = ".npz"  # np.savez writes a zip archive of .npy files
 MAX_CODE_POINT = 0x10FFFF  # the vocabulary holds Unicode code points
+FINGERPRINT_DIGITS = 64  # a corpus fingerprint is a sha256 in lowercase hex
+MIN_CORPUS_LENGTH = 2  # a corpus needs at least 2 characters (one input and its next character)
+NORM_ROUNDING = 1e-6  # relative: raw and clipped norms are summed apart, so equal ones may differ by rounding
 
 
 class NonFiniteStateError(CheckpointError):
@@ -81,7 +84,8 @@ _FIELDS = {
 }
 
 REQUIRED = ("params", "memory", "hprev", "position", "iteration", "smooth_loss", "config", "vocab",
-            "fingerprint", "history_loss", "history_smooth", "history_grad", "history_clipped")
+            "fingerprint", "corpus_name", "corpus_length",
+            "history_loss", "history_smooth", "history_grad", "history_clipped")
 _NORM_HISTORIES = ("history_grad", "history_clipped")  # (n, 5) norms: may overflow to +inf, never NaN
 _LOSS_HISTORIES = ("history_loss", "history_smooth")  # (n,) must be finite, like the smooth loss
 
@@ -207,6 +211,26 @@ def _check_field(path, key: str, arr: np.ndarray) -> None:
         raise _refuse(path, f"{field.what} ({key}) stored as {arr.dtype} with shape {arr.shape}, not {_expected_words(field)}")
 
 
+def _not_ours(path) -> CheckpointError:
+    return CheckpointError(f"{path} is not an rnntui checkpoint; give a file written by --save or ctrl+s")
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every array of the .npz archive at ``path``; CheckpointError for anything np.savez did not write."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # one array saved with np.save (.npy), not an archive
+            raise _not_ours(path)
+        with loaded as npz:
+            return {key: npz[key] for key in npz.files}
+    except (zipfile.BadZipFile, EOFError) as err:
+        raise CheckpointError(f"{path} is truncated or damaged ({err}); use an intact checkpoint") from None
+    except ValueError:
+        raise _not_ours(path) from None
+    except OSError as err:
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({err}); give a file written by --save or ctrl+s") from None
+
+
 def read_checkpoint(path) -> dict[str, np.ndarray]:
     """All arrays of a checkpoint file, checked to be ours (format and version); raises CheckpointError."""
     path = Path(path)
@@ -214,17 +238,9 @@ def read_checkpoint(path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path}: no such checkpoint; check the path given to --resume")
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory, not a checkpoint; give the .npz file")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, EOFError) as err:
-        raise CheckpointError(f"{path} is truncated or damaged ({err}); use an intact checkpoint") from None
-    except ValueError:
-        raise CheckpointError(f"{path} is not an rnntui checkpoint; give a file written by --save or ctrl+s") from None
-    except OSError as err:
-        raise CheckpointError(f"{path} cannot be read as a checkpoint ({err}); give a file written by --save or ctrl+s") from None
+    arrays = _load_arrays(path)
     if "format" not in arrays or str(arrays["format"]) != FORMAT:
-        raise CheckpointError(f"{path} is not an rnntui checkpoint; give a file written by --save or ctrl+s")
+        raise _not_ours(path)
     if "version" not in arrays:
         raise CheckpointError(f"{path} lacks version; it is damaged or incomplete, use an intact checkpoint")
     _check_field(path, "version", arrays["version"])
@@ -276,14 +292,33 @@ def _check_vocab(path, codes: np.ndarray, corpus: Corpus) -> None:
     )
 
 
+def _config_fields_problem(values: dict) -> str | None:
+    """Which of Config's fields ``values`` lacks and which it has that Config lacks, in words, or None."""
+    names = field_names()
+    missing = [name for name in names if name not in values]
+    unknown = sorted(set(values) - set(names))
+    words = ([f"no {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])
+    return " and ".join(words) or None
+
+
 def _read_config(path, text: str) -> Config:
+    """The saved configuration: a JSON object with exactly Config's fields (a save writes every one)."""
+    def invalid(problem: str) -> CheckpointError:
+        return CheckpointError(f"{path} holds an invalid configuration ({problem}); use an intact checkpoint")
+
     try:
         values = json.loads(text)
-        if not isinstance(values, dict):
-            raise ValueError(f"a JSON {type(values).__name__}, not an object")
-        return Config.from_dict(values)
-    except (ValueError, TypeError, ConfigError) as err:
-        raise CheckpointError(f"{path} holds an invalid configuration ({err}); use an intact checkpoint") from None
+    except (ValueError, RecursionError) as err:  # RecursionError: nested too deep to read
+        raise invalid(str(err)) from None
+    if not isinstance(values, dict):
+        raise invalid(f"a JSON {type(values).__name__}, not an object")
+    problem = _config_fields_problem(values)
+    if problem:
+        raise invalid(problem)
+    try:
+        return Config(**values)
+    except ConfigError as err:
+        raise invalid(err.problem) from None
 
 
 def _check_sizes(path, arrays: dict[str, np.ndarray], layout: Layout, corpus: Corpus) -> None:
@@ -315,19 +350,49 @@ def _check_values(path, arrays: dict[str, np.ndarray], layout: Layout) -> None:
     problem = _state_problem(arrays["params"], arrays["memory"], arrays["hprev"], float(arrays["smooth_loss"]), layout)
     if problem:
         raise _refuse(path, problem)
+    if float(arrays["smooth_loss"]) < 0:
+        raise _refuse(path, f"the smooth loss {float(arrays['smooth_loss'])} is negative (it averages losses, which never are)")
     negative = [name for name, part in layout.views(arrays["memory"]).items() if (part < 0).any()]
     if negative:
         raise _refuse(path, f"the Adagrad memory is negative in {', '.join(negative)} (it is a sum of squares)")
     if (np.abs(arrays["hprev"]) > 1).any():
         raise _refuse(path, "the carried hidden state lies outside [-1, 1], the range of tanh")
+    _check_histories(path, arrays)
+
+
+def _check_histories(path, arrays: dict[str, np.ndarray]) -> None:
+    """Finite, non-negative losses; norms never NaN or negative, clipped ones never above the raw ones; events dated in the run."""
     for key in _LOSS_HISTORIES:
         bad = ~np.isfinite(arrays[key])
         if bad.any():
             raise _refuse(path, f"{_FIELDS[key].what} holds {_nonfinite_words(arrays[key][bad])} at iteration {_first_row(bad)}")
+        if (arrays[key] < 0).any():
+            raise _refuse(path, f"{_FIELDS[key].what} holds a negative loss at iteration {_first_row(arrays[key] < 0)}")
     for key in _NORM_HISTORIES:
         bad = np.isnan(arrays[key]) | (arrays[key] < 0)
         if bad.any():
             raise _refuse(path, f"{_FIELDS[key].what} holds NaN or a negative norm at iteration {_first_row(bad)}")
+    raw, clipped = (arrays[key].astype(np.float64) for key in _NORM_HISTORIES)
+    above = clipped > raw * (1 + NORM_ROUNDING)
+    if above.any():
+        raise _refuse(path, f"a clipped gradient norm exceeds its raw norm at iteration {_first_row(above)} "
+                            "(clipping only shrinks a gradient)")
+    iteration, dates = int(arrays["iteration"]), arrays.get("history_event_iter", np.zeros(0, dtype=np.int64))
+    outside = (dates < 0) | (dates > iteration)
+    if outside.any():
+        raise _refuse(path, f"an event is dated iteration {int(dates[outside][0])}, outside the run's 0 to {iteration}")
+
+
+def _check_corpus_facts(path, arrays: dict[str, np.ndarray]) -> None:
+    """The fingerprint has a sha256's form and the length is one a corpus can have (their values may differ:
+    another text with the same characters is allowed)."""
+    fingerprint = str(arrays["fingerprint"])
+    if len(fingerprint) != FINGERPRINT_DIGITS or any(c not in "0123456789abcdef" for c in fingerprint):
+        raise _refuse(path, f"the corpus fingerprint {fingerprint[:FINGERPRINT_DIGITS]!r} is not a sha256 "
+                            f"({FINGERPRINT_DIGITS} hex digits)")
+    length = int(arrays["corpus_length"])
+    if length < MIN_CORPUS_LENGTH:
+        raise _refuse(path, f"the corpus length {length} is below {MIN_CORPUS_LENGTH}, the shortest corpus")
 
 
 def _restore(path, arrays: dict[str, np.ndarray], corpus: Corpus) -> Trainer:
@@ -337,6 +402,7 @@ def _restore(path, arrays: dict[str, np.ndarray], corpus: Corpus) -> Trainer:
     layout = Layout(corpus.vocab_size, config.hidden_size)
     _check_sizes(path, arrays, layout, corpus)  # before any allocation sized by the (possibly damaged) config
     _check_values(path, arrays, layout)
+    _check_corpus_facts(path, arrays)
     trainer = Trainer(corpus, config)
     state = TrainerState(
         params=np.array(arrays["params"], dtype=np.float64),

@@ -84,17 +84,46 @@ def to_array(evaluations) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(EVAL_COLUMNS))
 
 
-def from_array(array: np.ndarray, has_held_out: bool) -> list[Evaluation]:
-    """Evaluations from :func:`to_array`'s rows (ValueError for anything else)."""
+def from_array(array: np.ndarray, has_held_out: bool, latest: int | None = None,
+               diverged: bool = False) -> list[Evaluation]:
+    """Evaluations from :func:`to_array`'s rows; ValueError, naming the row, for rows no run makes.
+
+    Rows go by iteration, a scheduled evaluation before an on-demand one, at
+    most one of each per iteration (how a Session keeps them). A loss is a
+    mean of -ln p, never negative; NaN in the held-out column means no
+    held-out figure. ``latest``: the last iteration an evaluation can have
+    (a checkpoint's iteration). ``diverged``: losses may be NaN or infinite
+    (a kept branch's model may have diverged); otherwise they are finite.
+    """
     array = np.asarray(array)
     if array.dtype.kind != "f" or array.ndim != 2 or array.shape[1] != len(EVAL_COLUMNS):
         raise ValueError(f"evaluations must be an (n, {len(EVAL_COLUMNS)}) float array, got {array.dtype} {array.shape}")
-    out = []
-    for iteration, train, val, on_demand in array.tolist():
-        if not (iteration >= 0 and iteration == int(iteration) and math.isfinite(train)):
-            raise ValueError(f"an evaluation row holds iteration {iteration} and training loss {train}")
+    out: list[Evaluation] = []
+    for row, (iteration, train, val, on_demand) in enumerate(array.tolist()):
+        problem = _row_problem(iteration, train, val, on_demand, latest, diverged)
+        if problem is None and out and (iteration, on_demand) <= (out[-1].iteration, float(out[-1].on_demand)):
+            problem = "out of order (rows go by iteration, a scheduled evaluation before an on-demand one, one of each)"
+        if problem is not None:
+            raise ValueError(f"evaluation row {row}: {problem}")
         out.append(Evaluation(int(iteration), train, val if has_held_out and math.isfinite(val) else None, bool(on_demand)))
     return out
+
+
+def _row_problem(iteration: float, train: float, val: float, on_demand: float, latest: int | None,
+                 diverged: bool) -> str | None:
+    """What makes one stored evaluation row impossible, in words, or None."""
+    if not (math.isfinite(iteration) and iteration >= 0 and iteration == int(iteration)):
+        return f"iteration {iteration} is not a whole number of at least 0"
+    if latest is not None and iteration > latest:
+        return f"iteration {int(iteration)} lies beyond the checkpoint's iteration {latest}"
+    if on_demand not in (0.0, 1.0):
+        return f"on-demand flag {on_demand} is neither 0 nor 1"
+    for what, nats, absent in (("training", train, False), ("held-out", val, math.isnan(val))):
+        if nats < 0:
+            return f"{what} loss {nats} nats is negative"
+        if not (diverged or absent or math.isfinite(nats)):  # NaN held-out: the run had no held-out part
+            return f"{what} loss {nats} nats is not finite"
+    return None
 
 
 # --- the full report: evaluation, n-gram baselines, error breakdown -------------------------

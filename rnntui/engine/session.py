@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import enum
 import json
+import re
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from .errors import CheckpointError, ResumeMismatch
 from .evaluation import Evaluation, evaluate
 from .evaluation import from_array as evaluations_from_array
 from .evaluation import to_array as evaluations_to_array
-from .record import StepRecord
+from .record import StepRecord, frozen
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline, TimelineError
 from .trainer import Trainer
 
@@ -603,23 +604,21 @@ def open_session(
     for text in breakpoints:
         saved_breakpoints.ensure(text)
     session = Session(trainer, saved_breakpoints, keep_samples=keep_samples)
+    extras, has_held_out = trainer.checkpoint_extras, trainer.held_out_corpus is not None
     try:
-        session.saved_branches = branches_from_arrays(trainer.checkpoint_extras, trainer.held_out_corpus is not None)
-        live = trainer.checkpoint_extras.get(f"{BRANCH_PREFIX}live")
-        if live is not None:
-            facts = json.loads(str(live))
-            forked = facts["forked_at"]
-            session.timeline.name_live_line(str(facts["name"]), None if forked is None else int(forked),
-                                            str(facts["change"]), int(facts["made"]))
-    except (ValueError, KeyError, TypeError) as err:
+        session.saved_branches = branches_from_arrays(extras, has_held_out)
+        live = live_line_from_arrays(extras, session.saved_branches)
+    except (ValueError, RecursionError) as err:  # RecursionError: JSON nested too deep to read
         raise CheckpointError(f"{resume}: the saved branches are damaged ({err})", "use an intact checkpoint") from None
-    saved_evaluations = trainer.checkpoint_extras.get("evaluations")
-    if saved_evaluations is not None:
-        try:
-            for evaluation in evaluations_from_array(saved_evaluations, trainer.held_out_corpus is not None):
-                session._add_evaluation(evaluation)
-        except ValueError as err:
-            raise CheckpointError(f"{resume}: the saved evaluations are damaged ({err})", "use an intact checkpoint") from None
+    if live is not None:
+        session.timeline.name_live_line(*live)
+    stored = extras.get("evaluations", evaluations_to_array(()))  # none in a checkpoint saved without a Session
+    try:
+        saved_evaluations = evaluations_from_array(stored, has_held_out, latest=trainer.iteration)
+    except ValueError as err:
+        raise CheckpointError(f"{resume}: the saved evaluations are damaged ({err})", "use an intact checkpoint") from None
+    for evaluation in saved_evaluations:
+        session._add_evaluation(evaluation)
     session._take_saved_mark()  # the evaluations just read are the checkpoint's own
     if trainer.window_notice:
         session.notices.append(trainer.window_notice)
@@ -657,16 +656,96 @@ def branches_to_arrays(branches: Iterable[Branch]) -> dict[str, np.ndarray]:
     return arrays
 
 
+_KEPT_FACTS = ("name", "forked_at", "change", "furthest")  # what branches_to_arrays saves of each kept branch
+_LIVE_FACTS = ("name", "forked_at", "change", "made")  # what Session.save saves of the live line
+_NUMBERED = re.compile(r"branch (\d+)")  # the names new branches get: branch 1, branch 2, ... up to the number made
+
+
 def branches_from_arrays(extras: Mapping[str, np.ndarray], has_held_out: bool) -> list[Branch]:
-    """The branches :func:`branches_to_arrays` saved, as curves (they cannot be switched to)."""
+    """The branches :func:`branches_to_arrays` saved, as curves (they cannot be switched to).
+
+    ValueError, naming the branch, for anything a save does not write: each
+    branch has its facts, forked_at at most one past its furthest iteration
+    (a branch left before its first step), and a smooth-loss curve with one
+    value per iteration 0 to furthest, never negative, finite until the
+    branch diverged and not after. Its evaluations may be a diverged model's.
+    """
     if f"{BRANCH_PREFIX}meta" not in extras:
         return []
+    meta = json.loads(str(extras[f"{BRANCH_PREFIX}meta"]))
+    if not isinstance(meta, list):
+        raise ValueError(f"the list of kept branches is a JSON {type(meta).__name__}")
     out = []
-    for i, fact in enumerate(json.loads(str(extras[f"{BRANCH_PREFIX}meta"]))):
-        smooth = np.asarray(extras[f"{BRANCH_PREFIX}smooth_{i}"], dtype=np.float64)
-        smooth.setflags(write=False)
-        evaluations = evaluations_from_array(extras[f"{BRANCH_PREFIX}evaluations_{i}"], has_held_out)
-        forked = fact["forked_at"]
-        out.append(Branch(str(fact["name"]), None if forked is None else int(forked), str(fact["change"]),
-                          int(fact["furthest"]), False, False, smooth, tuple(evaluations)))
+    for i, fact in enumerate(meta):
+        name, forked, change, furthest = _facts(fact, _KEPT_FACTS, f"kept branch {i}")
+        if forked is not None and forked > furthest + 1:
+            raise ValueError(f"branch {name!r} forked at iteration {forked}, beyond its furthest iteration {furthest}")
+        smooth = _saved_curve(extras, f"{BRANCH_PREFIX}smooth_{i}", name, furthest)
+        evaluations = evaluations_from_array(_saved_array(extras, f"{BRANCH_PREFIX}evaluations_{i}", name),
+                                             has_held_out, diverged=True)
+        out.append(Branch(name, forked, change, furthest, False, False, smooth, tuple(evaluations)))
     return out
+
+
+def live_line_from_arrays(extras: Mapping[str, np.ndarray], kept: list[Branch]) -> tuple[str, int | None, str, int] | None:
+    """The live line's name, forked_at, change and the branches made so far (Timeline.name_live_line's arguments).
+
+    None for a checkpoint saved without branches. ValueError when the kept
+    branches come without the live line (or the other way round), when two
+    lines share a name, or when a name is numbered beyond the branches made
+    (a new branch would take it).
+    """
+    key = f"{BRANCH_PREFIX}live"
+    if (key in extras) != (f"{BRANCH_PREFIX}meta" in extras):
+        raise ValueError("the kept branches and the live line are not saved together")
+    if key not in extras:
+        return None
+    name, forked, change, made = _facts(json.loads(str(extras[key])), _LIVE_FACTS, "the live line")
+    names = [branch.name for branch in kept] + [name]
+    repeated = [n for i, n in enumerate(names) if n in names[:i]]
+    if repeated:
+        raise ValueError(f"two lines are named {repeated[0]!r}")
+    beyond = [n for n in names if (number := _NUMBERED.fullmatch(n)) and int(number[1]) > made]
+    if beyond:
+        raise ValueError(f"{beyond[0]!r} is numbered beyond the {made} branches made")
+    return name, forked, change, made
+
+
+def _facts(fact: object, keys: tuple[str, ...], what: str) -> tuple:
+    """The values of ``keys`` in the JSON object ``fact``, checked: a name, a change, iterations and counts >= 0."""
+    if not isinstance(fact, dict):
+        raise ValueError(f"{what} is a JSON {type(fact).__name__}, not an object")
+    missing, unknown = [k for k in keys if k not in fact], sorted(set(fact) - set(keys))
+    if missing or unknown:
+        raise ValueError(f"{what} lacks {', '.join(missing)}" if missing else f"{what} has unknown {', '.join(unknown)}")
+    for key in keys:
+        value = fact[key]
+        if key in ("name", "change"):
+            fine = isinstance(value, str) and (key == "change" or value != "")
+        else:  # forked_at (null for the first line), furthest, made: whole numbers >= 0
+            fine = (value is None and key == "forked_at") or (type(value) is int and value >= 0)
+        if not fine:
+            raise ValueError(f"{what} has {key} {value!r}")
+    return tuple(fact[key] for key in keys)
+
+
+def _saved_array(extras: Mapping[str, np.ndarray], key: str, name: str) -> np.ndarray:
+    if key not in extras:
+        raise ValueError(f"branch {name!r} lacks {key}")
+    return extras[key]
+
+
+def _saved_curve(extras: Mapping[str, np.ndarray], key: str, name: str, furthest: int) -> np.ndarray:
+    """Branch ``name``'s smooth-loss curve (read-only float64), checked (see :func:`branches_from_arrays`)."""
+    curve = _saved_array(extras, key, name)
+    if curve.dtype.kind != "f" or curve.shape != (furthest + 1,):
+        raise ValueError(f"branch {name!r} has a smooth-loss curve of {curve.dtype} {curve.shape}, "
+                         f"not {furthest + 1} floats (iterations 0 to {furthest})")
+    if (curve < 0).any():
+        raise ValueError(f"branch {name!r} has a negative smooth loss at iteration {int(np.argmax(curve < 0))}")
+    finite = np.isfinite(curve)
+    diverged = int(np.argmin(finite)) if not finite.all() else len(curve)
+    if finite[diverged:].any():  # the smooth loss averages in every loss: once NaN or infinite, it stays so
+        raise ValueError(f"branch {name!r} has a smooth loss of {curve[diverged]} at iteration {diverged} "
+                         "but finite ones after it")
+    return frozen(np.array(curve, dtype=np.float64))
