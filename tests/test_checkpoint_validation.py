@@ -340,12 +340,21 @@ def config_with(good, **changes) -> np.ndarray:
 
 @pytest.mark.parametrize(
     "changes, words",
-    [({"seed": None}, "(no seed)"), ({"eval_every": None, "clip": None}, "(no clip, eval_every)"),
+    [({"seed": None}, "(no seed)"), ({"eval_every": None, "clip": None}, "(no clip)"),
      ({"momentum": 0.9}, "(unknown momentum)"), ({"seed": None, "zz": 1}, "(no seed and unknown zz)")],
 )
 def test_a_configuration_missing_a_field_or_with_an_unknown_one_is_refused(tmp_path, good, corpus, changes, words):
     message = refusal(write(tmp_path, good, config=config_with(good, **changes)), corpus)
     assert f"holds an invalid configuration {words}; use an intact checkpoint" in message
+
+
+def test_a_checkpoint_from_before_the_held_out_settings_runs_with_their_defaults(tmp_path, good, corpus):
+    """The first checkpoints had no val_frac and no eval_every: they resume as the runs they were."""
+    path = write(tmp_path, good, config=config_with(good, val_frac=None, eval_every=None))
+    trainer = load_checkpoint(path, corpus)
+    saved = json.loads(str(good["config"]))
+    assert (trainer.config.val_frac, trainer.config.eval_every) == (0.0, 0)
+    assert trainer.config.hidden_size == saved["hidden_size"] and trainer.config.seed == saved["seed"]
 
 
 def test_an_invalid_configuration_value_gives_one_fix(tmp_path, good, corpus):

@@ -292,17 +292,23 @@ def _check_vocab(path, codes: np.ndarray, corpus: Corpus) -> None:
     )
 
 
+# Config fields newer than the first checkpoints: one written before them lacks them, and their
+# defaults are what it ran with.
+ADDED_FIELDS = ("val_frac", "eval_every")
+
+
 def _config_fields_problem(values: dict) -> str | None:
     """Which of Config's fields ``values`` lacks and which it has that Config lacks, in words, or None."""
     names = field_names()
-    missing = [name for name in names if name not in values]
+    missing = [name for name in names if name not in values and name not in ADDED_FIELDS]
     unknown = sorted(set(values) - set(names))
     words = ([f"no {', '.join(missing)}"] if missing else []) + ([f"unknown {', '.join(unknown)}"] if unknown else [])
     return " and ".join(words) or None
 
 
 def _read_config(path, text: str) -> Config:
-    """The saved configuration: a JSON object with exactly Config's fields (a save writes every one)."""
+    """The saved configuration: a JSON object with Config's fields (a save writes every one; an older
+    checkpoint may lack ADDED_FIELDS)."""
     def invalid(problem: str) -> CheckpointError:
         return CheckpointError(f"{path} holds an invalid configuration ({problem}); use an intact checkpoint")
 
