@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -233,6 +234,37 @@ async def test_keys_typed_after_quitting_at_once_are_ignored(after):
         await pilot.pause()
         await pilot.pause()
     assert app.return_code == 0 and app.closing
+
+
+async def test_the_window_stays_usable_while_the_engine_does_not_answer(monkeypatch):
+    from rnntui.engine import control
+
+    monkeypatch.setattr(control, "PATIENCE_S", 0.2)
+    release = threading.Event()
+    app = make_app()
+    step = app.session.step
+
+    def held_step():  # the engine held (a signal, or long work holding it) until released
+        release.wait(30)
+        return step()
+
+    app.session.step = held_step
+    said = []
+    monkeypatch.setattr(app, "notify", lambda message, **kw: said.append((kw.get("title"), message)))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("space")  # the step is asked for; no answer comes
+            await wait_for(pilot, lambda: said and said[0][0] == "Engine not answering", "the warning")
+            assert "has not answered" in said[0][1] and "q quits" in said[0][1]
+            await pilot.press("question_mark")  # the window still answers keys
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
+            await pilot.press("escape")
+            release.set()
+            await wait_for(pilot, lambda: app.main.record is not None and app.main.record.iteration == 0, "the step")
+            await wait_for(pilot, lambda: ("Engine", "the engine answers again") in said, "the all-clear")
+            assert [t for t, _ in said].count("Engine not answering") == 1  # said once, not at every tick
+    finally:
+        release.set()
 
 
 async def test_tiny_terminal_shows_a_message_and_recovers():

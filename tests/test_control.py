@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import threading
 import time
 
 import numpy as np
 import pytest
 
 from rnntui.engine import Corpus, RnntuiError, Trainer
-from rnntui.engine.control import EngineLost, start_engine_process, start_in_thread
+from rnntui.engine import control
+from rnntui.engine.control import EngineBusy, EngineLost, start_engine_process, start_in_thread
 from rnntui.engine.gradcheck import check_window, take_window
 from rnntui.engine.jobs import GradCheckJob
 from rnntui.engine.session import Phase, RunEnd, Session, StopCause, open_session
@@ -350,3 +352,68 @@ def test_the_engine_process_ends_at_once_when_closed_after_a_long_run():
     started = time.monotonic()
     controller.close()
     assert time.monotonic() - started < 1.0 and controller._transport._process.exitcode == 0
+
+
+# --- an engine that does not answer ---------------------------------------------------------------
+
+
+def held_session(release: threading.Event) -> Session:
+    """A session whose steps wait for ``release``: an engine held by long work (or stopped)."""
+    session = new_session()
+    step = session.step
+
+    def held_step():
+        release.wait(WAIT_S)
+        return step()
+
+    session.step = held_step
+    return session
+
+
+def poll_while_busy(controller) -> None:
+    """Poll as the app's timer does (every 10 ms here) until a poll is answered or the engine is lost."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            controller.poll()
+            return
+        except EngineBusy:
+            time.sleep(0.01)  # the timer's interval, not a wait for an outcome
+    raise AssertionError("the engine stayed busy")
+
+
+def test_a_silent_engine_makes_commands_busy_not_lost_and_its_late_reply_is_applied(monkeypatch):
+    monkeypatch.setattr(control, "PATIENCE_S", 0.2)
+    release = threading.Event()
+    controller = start_in_thread(held_session(release))
+    try:
+        with pytest.raises(EngineBusy, match="has not answered"):
+            controller.step()  # sent; the reply will come late
+        with pytest.raises(EngineBusy):
+            controller.poll()  # nothing more is sent while a reply is overdue
+        assert controller.lost is None and controller.mirror.iteration == 0
+        release.set()
+        poll_while_busy(controller)
+        assert controller.mirror.iteration == 1 and controller.waiting_since is None  # the step's effect shows
+        controller.step()  # and commands work again
+        assert controller.mirror.iteration == 2
+    finally:
+        release.set()
+        controller.close()
+
+
+def test_an_engine_silent_past_the_reply_timeout_is_lost(monkeypatch):
+    monkeypatch.setattr(control, "PATIENCE_S", 0.1)
+    monkeypatch.setattr(control, "REPLY_TIMEOUT_S", 0.3)
+    release = threading.Event()
+    controller = start_in_thread(held_session(release))
+    try:
+        with pytest.raises(EngineBusy):
+            controller.step()
+        with pytest.raises(EngineLost) as lost:
+            poll_while_busy(controller)
+        assert not isinstance(lost.value, EngineBusy) and "did not answer for 0.3 s" in lost.value.problem
+        assert controller.mirror.state.cause is StopCause.ENGINE_LOST
+    finally:
+        release.set()
+        controller.close()

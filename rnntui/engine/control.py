@@ -31,6 +31,7 @@ import pickle
 import queue
 import signal
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
@@ -49,6 +50,7 @@ from .threads import use_one_blas_thread
 SHOWN_SAMPLES = 20  # samples a front-end shows unless it asks for another number
 REPLY_WAIT_S = 0.1  # how often a waiting client checks that the engine is still there
 REPLY_TIMEOUT_S = 120.0  # no command takes this long: the engine is stuck
+PATIENCE_S = 5.0  # how long a front-end waits for a reply before going on without it (stays responsive)
 QUIT_WAIT_S = 2.0  # how long closing waits for the engine to end by itself
 REAP_WAIT_S = 1.0  # how long to wait for the exit status of an engine process whose pipe closed
 
@@ -687,8 +689,21 @@ class EngineLost(RnntuiError):
     """The engine (its process or thread) ended or stopped answering."""
 
 
+class EngineBusy(EngineLost):
+    """The engine has not answered yet (stopped by a signal, or held by long work): it may still.
+
+    The command may yet run; its reply is collected, and its update shown, when it comes.
+    """
+
+
+class _NoReplyYet(Exception):
+    """No reply within the patience given (internal: the Controller turns it into EngineBusy)."""
+
+
 class Transport(Protocol):
-    def request(self, request: Request) -> Reply: ...
+    def request(self, request: Request, patience: float = REPLY_TIMEOUT_S) -> Reply: ...
+
+    def collect(self) -> Reply | None: ...
 
     def close(self) -> None: ...
 
@@ -706,22 +721,57 @@ class Controller:
         self.mirror.apply(initial)
         self.corpus = corpus  # the text being trained on (the front-end's own copy)
         self.lost: str | None = None  # why the engine ended, once it has
+        self.waiting_since: float | None = None  # a reply is overdue since then (monotonic clock)
 
     def call(self, command: Command) -> Any:
-        """Send ``command``; apply the reply's update; return its value or raise its error."""
+        """Send ``command``; apply the reply's update; return its value or raise its error.
+
+        Raises EngineBusy when the engine has not answered within PATIENCE_S (or has not
+        yet answered an earlier command): the front-end stays responsive, and the late
+        reply is applied by a later call. EngineLost when the engine has gone.
+        """
         if self.lost is not None:
             raise EngineLost(self.lost)
         with self._lock:
             try:
-                reply = self._transport.request(Request(command, self.mirror.known))
+                self._collect_late_reply()
+                reply = self._transport.request(Request(command, self.mirror.known), PATIENCE_S)
+            except _NoReplyYet:
+                self.waiting_since = time.monotonic()
+                raise self._busy() from None
+            except EngineBusy:
+                raise
             except EngineLost as err:
-                self.lost = err.problem
-                self.mirror.state = RunState.stopped(StopCause.ENGINE_LOST, err.problem)
+                self._lose(err.problem)
                 raise
         self.mirror.apply(reply.update)
         if reply.failure is not None:
             raise reply.failure.error()
         return reply.value
+
+    def _collect_late_reply(self) -> None:
+        """Apply the overdue reply if it has come (its value is dropped: its caller has gone on)."""
+        if self.waiting_since is None:
+            return
+        reply = self._transport.collect()
+        if reply is None:
+            if time.monotonic() - self.waiting_since >= REPLY_TIMEOUT_S:
+                self._lose(f"the engine did not answer for {REPLY_TIMEOUT_S:g} s")
+                raise EngineLost(self.lost)
+            raise self._busy()
+        self.waiting_since = None
+        self.mirror.apply(reply.update)
+
+    def _busy(self) -> EngineBusy:
+        waited = time.monotonic() - self.waiting_since
+        return EngineBusy(
+            f"the engine has not answered for {waited:.0f} s (stopped, or held by long work)",
+            "the window waits for it; q quits",
+        )
+
+    def _lose(self, problem: str) -> None:
+        self.lost = problem
+        self.mirror.state = RunState.stopped(StopCause.ENGINE_LOST, problem)
 
     # one method per command, for readable call sites
     def poll(self) -> None:
@@ -782,15 +832,30 @@ class Controller:
             self._transport.close()
 
 
-def _wait_for_reply(channel: Channel, alive: Callable[[], bool], describe_end: Callable[[], str]) -> Reply:
-    """The next message from ``channel``, checking every REPLY_WAIT_S that the other end still runs."""
+def _wait_for_reply(channel: Channel, alive: Callable[[], bool], describe_end: Callable[[], str],
+                    patience: float = REPLY_TIMEOUT_S) -> Reply:
+    """The next message from ``channel``, checking every REPLY_WAIT_S that the other end still runs;
+    _NoReplyYet after ``patience`` seconds."""
     waited = 0.0
-    while not channel.poll(REPLY_WAIT_S):
+    while not channel.poll(min(REPLY_WAIT_S, patience)):
         waited += REPLY_WAIT_S
         if not alive():
             raise EngineLost(describe_end())
-        if waited >= REPLY_TIMEOUT_S:
-            raise EngineLost(f"the engine did not answer for {REPLY_TIMEOUT_S:g} s")
+        if waited >= patience:
+            raise _NoReplyYet()
+    return _receive(channel, describe_end)
+
+
+def _late_reply(channel: Channel, alive: Callable[[], bool], describe_end: Callable[[], str]) -> Reply | None:
+    """The overdue reply if it has come, else None (EngineLost if the engine has gone meanwhile)."""
+    if channel.poll():
+        return _receive(channel, describe_end)
+    if not alive():
+        raise EngineLost(describe_end())
+    return None
+
+
+def _receive(channel: Channel, describe_end: Callable[[], str]) -> Reply:
     try:
         return channel.recv()
     except (EOFError, OSError):
@@ -837,11 +902,18 @@ class ThreadTransport:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def request(self, request: Request) -> Reply:
+    def request(self, request: Request, patience: float = REPLY_TIMEOUT_S) -> Reply:
         if not self.alive:
             raise EngineLost("the engine thread has ended")
         self._end.send(request)
-        return _wait_for_reply(self._end, lambda: self.alive, lambda: "the engine thread has ended")
+        return _wait_for_reply(self._end, lambda: self.alive, self._describe_end, patience)
+
+    def collect(self) -> Reply | None:
+        return _late_reply(self._end, lambda: self.alive, self._describe_end)
+
+    @staticmethod
+    def _describe_end() -> str:
+        return "the engine thread has ended"
 
     def close(self) -> None:
         if self.alive:
@@ -907,12 +979,15 @@ class ProcessTransport:
             return f"the engine process was ended by signal {name}"
         return f"the engine process ended with exit status {code}"
 
-    def request(self, request: Request) -> Reply:
+    def request(self, request: Request, patience: float = REPLY_TIMEOUT_S) -> Reply:
         try:
             self._conn.send(request)
         except (OSError, ValueError):
             raise EngineLost(self.describe_end()) from None
-        return _wait_for_reply(self._conn, lambda: self.alive, self.describe_end)
+        return _wait_for_reply(self._conn, lambda: self.alive, self.describe_end, patience)
+
+    def collect(self) -> Reply | None:
+        return _late_reply(self._conn, lambda: self.alive, self.describe_end)
 
     def close(self) -> None:
         if self.alive:

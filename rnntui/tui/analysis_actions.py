@@ -25,7 +25,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from ..engine import Corpus, RnntuiError
 from ..engine.analysis import Analysis
-from ..engine.control import Controller, EngineLost, JobStatus
+from ..engine.control import Controller, EngineBusy, EngineLost, JobStatus
 from ..engine.features import FEATURE_NAMES
 from ..engine.jobs import AnalysisJob
 from .heatmap import Heatmap, RowOrder
@@ -238,6 +238,9 @@ class AnalysisScreen(Screen):
         """Follow the job, show a new result, and keep the title true to the engine's parameters."""
         try:
             status = self.store.check()
+        except EngineBusy as err:  # it may answer yet: say so until it does
+            self._say(err.problem)
+            return
         except EngineLost as err:
             self._say(f"the engine has ended: {err.problem}")
             return

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label
 
-from ..engine.control import Controller, EngineLost
+from ..engine.control import Controller, EngineBusy, EngineLost
 from ..engine.gradcheck import SAMPLES, SEED, STEP, TOLERANCE, WindowCheck
 from ..engine.jobs import GradCheckJob
 from ..engine.model import PARAM_NAMES
@@ -113,6 +113,8 @@ class GradcheckScreen(ModalScreen[None]):
         """Ask the engine how the check goes; show the report once it has finished."""
         try:
             self.controller.poll()
+        except EngineBusy:
+            return  # it may answer yet: the check goes on being watched
         except EngineLost as err:
             self._watch.stop()
             self.show_failure(err.problem)

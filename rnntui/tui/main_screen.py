@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ..engine import RnntuiError, StepRecord
-from ..engine.control import Controller, EngineLost
+from ..engine.control import Controller, EngineBusy, EngineLost
 from ..engine.session import RunEnd, RunResult, RunState
 from .analysis_actions import AnalysisActions
 from .base import RunInfo
@@ -88,6 +88,7 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
         self._shown: StepRecord | None = None
         self._rate_mark = (time.perf_counter(), mirror.iteration)
         self._slow_mark = 0.0  # when the loss curve and samples were last updated
+        self._busy_told = False  # the user was told the engine is not answering (until it answers again)
         self._history_key = (-1, -1)  # (generation, length) of the history last handed to the panels
         self._gc_frozen = False
 
@@ -145,11 +146,20 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
         return None
 
     def _engine_lost(self, err: EngineLost) -> None:
+        if isinstance(err, EngineBusy):
+            self._engine_busy(err)
+            return
         self.notify(
             f"{err.problem}. The last record stays on screen; nothing more can be trained or saved in this "
             "window (the last checkpoint, if any, is untouched). Press q to quit.",
             title="Engine lost", severity="error", timeout=30,
         )
+
+    def _engine_busy(self, err: EngineBusy) -> None:
+        """Say once, until it answers again, that the engine is not answering (the window stays usable)."""
+        if not self._busy_told:
+            self._busy_told = True
+            self.notify(f"{err.problem}: {err.hint}.", title="Engine not answering", severity="warning", timeout=10)
 
     def _tick(self) -> None:
         """Ask the engine for what is new (coalesced) and show it, at a bounded rate.
@@ -161,10 +171,16 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
             return
         try:
             self.controller.poll()
+        except EngineBusy as err:
+            self._engine_busy(err)
+            return
         except EngineLost as err:
             self._engine_lost(err)
             self.show_mirror(with_history=True)
             return
+        if self._busy_told:
+            self._busy_told = False
+            self.notify("the engine answers again", title="Engine", timeout=4)
         now = time.perf_counter()
         slow_due = not self.running or now - self._slow_mark >= SLOW_REFRESH_S
         if slow_due:

@@ -40,7 +40,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Label, OptionList, ProgressBar, Static, TabbedContent, TabPane
 
 from ..engine import RnntuiError, StepRecord
-from ..engine.control import Controller, EngineLost, JobStatus
+from ..engine.control import Controller, EngineBusy, EngineLost, JobStatus
 from ..engine.jobs import CorpusScan, CorpusScanJob, WhatIfJob, WhatIfResult
 from ..engine.whatif import (
     CHAR_FORMS,
@@ -609,6 +609,10 @@ class WhatIfScreen(Screen):
             return
         try:
             self.controller.poll()
+        except EngineBusy as err:  # it may answer yet: keep waiting for the jobs
+            self.problem = err.problem
+            self._show_head()
+            return
         except EngineLost as err:
             self.problem = f"the engine has ended: {err.problem}"
             self._whatif.forget()
