@@ -413,6 +413,19 @@ async def test_kept_branches_are_overlaid_with_their_names_and_the_key_hides_the
         assert panel.plan().overlays == () and "main" not in str(panel.border_subtitle)
 
 
+async def test_a_kept_branch_that_diverged_is_drawn_up_to_its_last_finite_point():
+    app, _ = loss_app(120)
+    async with app.run_test(size=(70, 16)) as pilot:
+        panel = app.panel
+        diverged = np.concatenate([np.linspace(60.0, 70.0, 90), [np.inf, np.nan, np.nan]])
+        live = Branch("branch 1", 100, "", 119, True, True, None, ())
+        panel.branches = (kept_branch("main", diverged), live)
+        await pilot.pause()
+        (overlay,) = panel.plan().overlays
+        assert np.isfinite(overlay.ys).all() and overlay.xs.max() <= 89  # the non-finite tail is left out
+        assert "main" in widget_text(panel)
+
+
 async def test_the_bpc_view_in_words():
     """What the snapshot below shows, in words."""
     session = eval_session(steps=60, eval_every=5)
