@@ -3,6 +3,7 @@
 import importlib
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -11,12 +12,14 @@ from rnntui.engine import (
     PARAM_NAMES,
     CheckpointError,
     Config,
+    ConfigError,
     Corpus,
     Trainer,
     gradcheck,
     load_checkpoint,
     save_checkpoint,
 )
+from rnntui.engine.config import MAX_HIDDEN_SIZE, MAX_WINDOW
 from rnntui.engine.model import Layout, init_params, loss_and_grads
 
 gradcheck_module = importlib.import_module("rnntui.engine.gradcheck")  # the package's name is the function
@@ -296,3 +299,24 @@ def test_runs_are_bit_identical_across_processes(tmp_path):
     digests = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
                for _ in range(2)]
     assert digests[0] == digests[1] and len(digests[0].strip()) == 64
+
+
+@pytest.mark.parametrize("field, largest", [("hidden_size", MAX_HIDDEN_SIZE), ("seq_length", MAX_WINDOW),
+                                            ("sample_length", MAX_WINDOW)])
+def test_sizes_beyond_any_machine_are_refused_before_anything_is_allocated(field, largest):
+    assert getattr(Config(**{field: largest}), field) == largest  # the largest is a valid setting
+    with pytest.raises(ConfigError) as err:
+        Config(**{field: largest + 1})
+    assert err.value.problem == f"{field} must be a whole number from 1 to {largest:,}, got {largest + 1}"
+    with pytest.raises(ConfigError):
+        Config(**{field: 10**23})  # would overflow an array dimension
+
+
+def test_a_diverging_step_raises_no_floating_point_warnings():
+    """Divergence is caught from the loss (and said once); numpy's overflow warnings would be noise."""
+    trainer = Trainer(Corpus.from_text("hello world, hello rnn. " * 4), Config(hidden_size=8, seq_length=8,
+                                                                            learning_rate=1e308, clip=1e308))
+    with np.errstate(all="warn"), warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail the step here
+        losses = [trainer.step().loss for _ in range(4)]
+    assert not np.isfinite(losses[-1])  # it did diverge

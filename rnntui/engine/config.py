@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from .errors import ConfigError
 
 DEFAULT_EVAL_EVERY = 500  # evaluation interval when a held-out part is asked for and no interval is given
+# Beyond these the arrays would not fit any machine this runs on (Whh alone is H x H floats: 3.2 GB
+# at 20,000; a window or a sample keeps (T, V) probabilities): a one-line refusal, not an allocation.
+MAX_HIDDEN_SIZE = 20_000
+MAX_WINDOW = 1_000_000  # characters in a training window or a sample
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,7 @@ class Setting:
     adjustable: bool  # may change during a run (the others are fixed once training starts)
     minimum: float = 0  # smallest allowed value (for floats: see ``exclusive``)
     exclusive: bool = False  # the value must be above ``minimum``, not equal to it
-    maximum: float | None = None  # largest allowed value, if any (exclusive for floats)
+    maximum: float | None = None  # largest allowed value, if any (exclusive for floats, inclusive for ints)
 
     def check(self, name: str, value: object) -> None:
         """Raise ConfigError when ``value`` is not allowed for field ``name``."""
@@ -35,6 +39,8 @@ class Setting:
         if self.kind is int:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{name} must be a whole number, got {value!r}", name, wanted)
+            if self.maximum is not None and not self.minimum <= value <= self.maximum:
+                raise ConfigError(f"{name} must be {wanted}, got {value}", name, wanted)
             if value < self.minimum:
                 raise ConfigError(f"{name} must be at least {self.minimum:g}, got {value}", name, wanted)
             return
@@ -53,7 +59,7 @@ class Setting:
     def wanted(self) -> str:
         """What to give instead of a bad value, as advice ("a positive number")."""
         if self.kind is int:
-            return f"{self.minimum:g} or more"
+            return f"{self.minimum:g} or more" if self.maximum is None else f"a whole number from {self.minimum:g} to {self.maximum:,}"
         if self.maximum is not None:
             return f"a number from {self.minimum:g} to below {self.maximum:g}"
         return "a positive number" if self.exclusive and self.minimum == 0 else f"a number above {self.minimum:g}"
@@ -71,13 +77,16 @@ class Config:
     Config with :meth:`replace`, which validates again.
     """
 
-    hidden_size: int = _field(100, Setting(int, "H", "neurons in the tanh layer", False, minimum=1))
-    seq_length: int = _field(25, Setting(int, "T", "characters per truncated-BPTT window", False, minimum=1))
+    hidden_size: int = _field(100, Setting(int, "H", "neurons in the tanh layer", False, minimum=1,
+                                           maximum=MAX_HIDDEN_SIZE))
+    seq_length: int = _field(25, Setting(int, "T", "characters per truncated-BPTT window", False, minimum=1,
+                                         maximum=MAX_WINDOW))
     learning_rate: float = _field(0.1, Setting(float, "LR", "Adagrad step size", True, exclusive=True))
     clip: float = _field(5.0, Setting(float, "C", "gradient elements are clipped to ±clip", True, exclusive=True))
     seed: int = _field(0, Setting(int, "N", "seeds the weight initialisation and the sampler", False))
     sample_every: int = _field(100, Setting(int, "N", "iterations between samples (0 = never)", True))
-    sample_length: int = _field(200, Setting(int, "N", "characters per sample", True, minimum=1))
+    sample_length: int = _field(200, Setting(int, "N", "characters per sample", True, minimum=1,
+                                             maximum=MAX_WINDOW))
     temperature: float = _field(1.0, Setting(float, "TEMP", "sampling temperature", True, exclusive=True))
     val_frac: float = _field(0.0, Setting(float, "F", "fraction of the text, at its end, held out for evaluation", False,
                                           maximum=1.0))

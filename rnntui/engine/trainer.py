@@ -167,14 +167,16 @@ class Trainer:
         targets = self._data[p + 1 : p + T + 1].astype(np.intp)
         hprev = self.hprev
 
-        sample = None
-        if cfg.sample_every and n % cfg.sample_every == 0:
-            rng = np.random.default_rng([cfg.seed, 2, n])  # same text whenever iteration n is (re)run
-            ix = sample_indices(self._P, hprev, inputs[0], cfg.sample_length, cfg.temperature, rng)
-            sample = "".join(self.vocab[i] for i in ix)
+        # a diverging run overflows: it is caught from its loss and said once, not as warnings on stderr
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            sample = None
+            if cfg.sample_every and n % cfg.sample_every == 0:
+                rng = np.random.default_rng([cfg.seed, 2, n])  # same text whenever iteration n is (re)run
+                ix = sample_indices(self._P, hprev, inputs[0], cfg.sample_length, cfg.temperature, rng)
+                sample = "".join(self.vocab[i] for i in ix)
 
-        loss, cache = forward_backward(self._P, inputs, targets, hprev, self._G)
-        stats = self._clip_and_update(cfg.learning_rate, cfg.clip)
+            loss, cache = forward_backward(self._P, inputs, targets, hprev, self._G)
+            stats = self._clip_and_update(cfg.learning_rate, cfg.clip)
 
         smooth_before = self.smooth_loss
         self.smooth_loss = self.smooth_loss * 0.999 + loss * 0.001

@@ -405,7 +405,8 @@ def run_window(
     for t, (h, p) in enumerate(steps):
         hs[t], ps[t] = h[0], p[0]
     p_target = ps[np.arange(T), targets]  # (T,)
-    losses = -np.log(p_target)
+    with np.errstate(divide="ignore"):  # p = 0: an infinite loss term, shown as inf
+        losses = -np.log(p_target)
     return WindowRun(
         inputs=frozen(inputs),
         targets=frozen(targets),
@@ -534,7 +535,8 @@ def ablation_scan(
     steps = _forward(model, baseline.inputs, hprevs, changes_by_t, ablate_diagonal=True)
     for t, (_, p) in enumerate(steps):
         p_target[t] = p[:, baseline.targets[t]]
-    deltas = -np.log(p_target).sum(axis=0) - baseline.loss  # (H,)
+    with np.errstate(divide="ignore"):  # p = 0: an infinite loss term, shown as inf
+        deltas = -np.log(p_target).sum(axis=0) - baseline.loss  # (H,)
     dp_target = p_target[cursor_t] - baseline.p_target[cursor_t]  # (H,)
 
     silent = (baseline.hs == 0).all(axis=0)  # (H,) units that are already zero throughout
