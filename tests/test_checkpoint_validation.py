@@ -238,6 +238,13 @@ def test_a_huge_hidden_size_is_refused_before_anything_that_size_is_made(tmp_pat
     config = json.loads(str(good["config"]))
     config["hidden_size"] = 10**7  # a Trainer this size would need petabytes
     message = refusal(write(tmp_path, good, config=np.array(json.dumps(config))), corpus)
+    assert "hidden_size must be a whole number from 1 to 20,000, got 10000000" in message
+
+
+def test_a_hidden_size_the_arrays_do_not_have_is_refused_before_anything_that_size_is_made(tmp_path, good, corpus):
+    config = json.loads(str(good["config"]))
+    config["hidden_size"] = 20_000  # allowed, but the saved arrays are H=8
+    message = refusal(write(tmp_path, good, config=np.array(json.dumps(config))), corpus)
     assert "parameters of the wrong size" in message
 
 
