@@ -9,8 +9,9 @@ The forms::
     rnntui shot [FILE] [options] OUT   a picture of the debugger as an SVG
 
 Without FILE both use the built-in corpus. Every problem with the user's input
-(an engine ``RnntuiError`` or a bad flag) ends the program with one line on
-stderr and exit status 2. The ``train`` path never imports the UI library.
+(an engine ``RnntuiError``, a bad flag, a path the system refuses, a model too
+large for memory) ends the program with one line on stderr and exit status 2.
+The ``train`` path never imports the UI library.
 """
 
 from __future__ import annotations
@@ -53,7 +54,20 @@ from rnntui.engine.config import adjustable_fields, structural_fields
 from rnntui.engine.control import warm_up_everything
 from rnntui.engine.corpus import MAX_CORPUS_BYTES, check_encoding, describe_size
 from rnntui.engine.errors import ResumeMismatch
-from rnntui.engine.files import LineLog, OutputError, check_distinct_outputs, check_writable
+from rnntui.engine.files import (
+    LineLog,
+    OutputError,
+    check_distinct_outputs,
+    check_not_input,
+    check_replaceable,
+    check_writable,
+    checkpoint_iterations,
+    first_bytes,
+    holds_checkpoint,
+    os_error_advice,
+    printable,
+    same_file,
+)
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 from rnntui.engine.gradcheck import WindowCheck, check_window, take_window
 from rnntui.engine.jit import COMPILED, engine_description
@@ -68,6 +82,9 @@ DEFAULT_ITERATIONS = 1000
 PROGRESS_FALLBACK_EVERY = 100  # progress line interval when sample_every is 0
 BAR_REFRESH_SECONDS = 0.1  # the progress bar is redrawn at most ~10 times a second
 BAR_WIDTH = 24
+LOG_PEEK_BYTES = 1 << 16  # enough for the first line of any metrics log
+MEMORY_ADVICE = "use a smaller --hidden-size or --sample-length, or a shorter text"
+ARRAY_TOO_LARGE = ("Maximum allowed dimension exceeded", "array is too big")  # NumPy's ValueErrors for a size
 
 
 SUBCOMMANDS = {  # rnntui NAME ...: the module whose main(argv) runs it (imported only when used)
@@ -123,7 +140,52 @@ def _byte_size(text: str) -> int:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one ``rnntui: error:`` line like every other bad input."""
+    """argparse, but a bad flag is one ``rnntui: error:`` line like every other bad input, and a flag's value
+    may start with '-' (``--edit -1=a``, ``--save -x.npz``), which argparse alone takes for another flag."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.flags: set[str] = set()  # every option string, e.g. "-h", "--save"
+        self.one_value_flags: set[str] = set()  # the long flags that take exactly one value
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        return self._known(super().add_argument(*args, **kwargs))
+
+    def add_argument_group(self, *args: Any, **kwargs: Any) -> Any:  # argparse names no public type for a group
+        group = super().add_argument_group(*args, **kwargs)
+        add_to_group = group.add_argument
+        group.add_argument = lambda *a, **k: self._known(add_to_group(*a, **k))  # a group's flags are the parser's
+        return group
+
+    def _known(self, action: argparse.Action) -> argparse.Action:
+        self.flags.update(action.option_strings)
+        if action.nargs is None and action.option_strings:
+            self.one_value_flags.update(option for option in action.option_strings if option.startswith("--"))
+        return action
+
+    def join_dash_values(self, argv: list[str]) -> list[str]:
+        """``--edit -1=a`` as ``--edit=-1=a``: a value that starts with '-' stays the value of the flag before it.
+
+        Only a long flag that takes one value is joined, and only to a word
+        that is not itself a flag; ``--`` ends the flags.
+        """
+        out: list[str] = []
+        words = iter(argv)
+        for word in words:
+            if word == "--":
+                out += [word, *words]
+                break
+            out.append(word)
+            if word in self.one_value_flags:
+                value = next(words, None)
+                if value is None:
+                    break
+                dashed = len(value) > 1 and value.startswith("-") and not value.startswith("--")
+                if dashed and value not in self.flags:
+                    out[-1] = f"{word}={value}"
+                else:
+                    out.append(value)
+        return out
 
     def error(self, message: str):
         """Print the problem and where the flags are listed, and exit with status 2."""
@@ -197,12 +259,19 @@ def build_train_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log",
         metavar="FILE",
-        help="write one JSON object per iteration (appended to when resuming)",
+        help="write one JSON object per iteration (replacing an earlier log, appended to when resuming; "
+        "a stream such as /dev/stdout or a FIFO is appended to)",
     )
     run.add_argument(
         "--save",
         metavar="CKPT",
-        help="save a checkpoint at the end, on Ctrl+C, on divergence and when a breakpoint stops the run",
+        help="save a checkpoint at the end, on Ctrl+C, on divergence and when a breakpoint stops the run "
+        "(an existing checkpoint only when resuming from it, or with --overwrite)",
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="let --save replace an existing checkpoint that this run does not resume from",
     )
     run.add_argument(
         "--gradcheck",
@@ -224,29 +293,90 @@ def build_inspection_parser(prog: str, description: str) -> argparse.ArgumentPar
     return parser
 
 
+class CommandFailed(Exception):
+    """A command cannot give what was asked (e.g. training diverged before it could look): one line, exit 1."""
+
+
 def trained_session(args: argparse.Namespace) -> Session:
-    """The session of ``args`` after training ``args.iterations`` iterations (Ctrl+C stops early and keeps going)."""
+    """The session of ``args`` after training ``args.iterations`` iterations, for a command that looks at it.
+
+    Its notices are printed first. Ctrl+C interrupts the command (exit 130);
+    divergence raises CommandFailed, as nothing sound is left to look at; a
+    breakpoint is a note, and the command goes on with the model where it stopped.
+    """
     session = build_session(args)
-    if args.iterations:
-        with StopRequest() as stop:
-            session.run(args.iterations, lambda: stop.requested)
+    print_notices(session)
+    train_first(session, args.iterations, diverging_fails=True)
     return session
 
 
-def parse_or_exit(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
-    """Parse ``argv``; an int is the exit status to return (a bad flag, or --help)."""
-    return _parse(parser, argv)
+def print_notices(session: Session) -> None:
+    """The session's notices (a short corpus, a checkpoint of another text...) as ``note:`` lines on stderr."""
+    for notice in session.notices:
+        print(f"note: {printable(notice)}", file=sys.stderr, flush=True)
+
+
+def train_first(session: Session, iterations: int, diverging_fails: bool) -> None:
+    """Train ``iterations`` before a command looks at the model (analyze, eval, whatif, shot).
+
+    A breakpoint or divergence that ends training early is a note on stderr;
+    with ``diverging_fails`` divergence raises CommandFailed instead. Ctrl+C
+    raises KeyboardInterrupt: a partly trained model is not what was asked for.
+    """
+    if not iterations:
+        return
+    start = session.trainer.iteration
+    result = session.run(iterations, lambda: False)
+    if result.end is RunEnd.DIVERGED and diverging_fails:
+        raise CommandFailed(divergence_message(session, start))
+    if result.end in (RunEnd.BREAKPOINT, RunEnd.DIVERGED):
+        print(f"note: training stopped after {result.steps} of {iterations} iterations: {result.detail}",
+              file=sys.stderr, flush=True)
+
+
+def divergence_message(session: Session, start: int | None = None) -> str:
+    """``training diverged at iteration N (non-finite X)`` and the way out; with ``start`` (the iteration
+    training began at), for a command that would look at the model: there is nothing sound to look at."""
+    record = session.last_record
+    stated = f"training diverged at iteration {record.iteration} (non-finite {record.nonfinite})"
+    lower = f"a lower --learning-rate than {record.learning_rate:g}"
+    if start is None:
+        return f"{stated}; try {lower}"
+    sound = max(record.iteration - 1, start)  # as a save keeps it: the update before the divergence is left out
+    return (f"{stated}, so there is no sound model to look at (the last sound state is after {count(sound, 'iteration')}); "
+            f"train fewer iterations (--iterations {sound - start}) or use {lower}")
+
+
+def parse_or_exit(parser: Parser, argv: list[str], intermixed: bool = False
+                  ) -> argparse.Namespace | int:
+    """Parse ``argv``; an int is the exit status to return (a bad flag, or --help).
+
+    ``intermixed``: positional arguments may come between the flags (argparse's parse_intermixed_args).
+    """
+    return _parse(parser, argv, intermixed)
 
 
 def print_json(value: object) -> None:
-    """One JSON object on stdout (non-finite numbers must have been turned into null)."""
-    print(json.dumps(value, allow_nan=False, ensure_ascii=False), flush=True)
+    """One JSON object on stdout; NaN and infinity, which JSON lacks, are written as null."""
+    print(json.dumps(_json_ready(value), allow_nan=False, ensure_ascii=False), flush=True)
 
 
-def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace | int:
+def _json_ready(value: object) -> object:
+    """``value`` with every non-finite float, at any depth, replaced by None."""
+    if isinstance(value, float):
+        return _finite_or_none(value)
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    return value
+
+
+def _parse(parser: Parser, argv: list[str], intermixed: bool = False) -> argparse.Namespace | int:
     """Parse ``argv``; return argparse's exit status instead of raising SystemExit."""
+    argv = parser.join_dash_values(argv)
     try:
-        return parser.parse_args(argv)
+        return parser.parse_intermixed_args(argv) if intermixed else parser.parse_args(argv)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
 
@@ -255,7 +385,8 @@ def _check_train_flags(parser: argparse.ArgumentParser, args: argparse.Namespace
     """Reject flag combinations that make no sense (argparse-style error, exit 2)."""
     if not args.gradcheck:
         return
-    training_flags = {"--iterations": args.iterations, "--log": args.log, "--save": args.save, "--break": args.breaks}
+    training_flags = {"--iterations": args.iterations, "--log": args.log, "--save": args.save, "--break": args.breaks,
+                      "--overwrite": args.overwrite}
     clashing = [flag for flag, value in training_flags.items() if value]
     if clashing:
         parser.error(f"--gradcheck checks gradients without training; drop {', '.join(clashing)}")
@@ -278,12 +409,27 @@ def main(argv: list[str] | None = None) -> int:
     except RnntuiError as err:
         _error(explain(err))
         return EXIT_USAGE
+    except CommandFailed as failure:
+        _error(str(failure))
+        return EXIT_FAILED
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_FAILED
+    except MemoryError as err:
+        _error(f"not enough memory{f' ({err})' if str(err) else ''}; {MEMORY_ADVICE}")
+        return EXIT_USAGE
+    except OSError as err:  # a path the system refuses (a name too long...) that no check caught first
+        where = f"{err.filename}: " if err.filename is not None else ""
+        _error(f"{where}{err.strerror or err}; {os_error_advice(err)}")
+        return EXIT_USAGE
+    except ValueError as err:
+        if not any(words in str(err) for words in ARRAY_TOO_LARGE):
+            raise
+        _error(f"a size is too large for an array ({err}); {MEMORY_ADVICE}")
+        return EXIT_USAGE
 
 
 def explain(err: RnntuiError) -> str:
@@ -308,11 +454,7 @@ def _train_command(argv: list[str]) -> int:
         _check_train_flags(parser, args)
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
-    if args.save is not None:
-        check_writable(args.save, "--save")
-    if args.log is not None:
-        check_writable(args.log, "--log", streams_ok=True)
-    check_distinct_outputs(args.save, args.log)
+    check_train_outputs(args)
     session = build_session(args)
     if args.gradcheck:
         return run_gradcheck(session, quiet=args.quiet)
@@ -333,7 +475,7 @@ def _app_command(argv: list[str]) -> int:
                           "run it in a terminal, or train without the UI: rnntui train")
     from rnntui.tui.app import run_app  # only here: rnntui train never imports the UI library
 
-    status = run_app(session)
+    status = run_app(session, read_files(args))
     return EXIT_OK if status is None else int(status)
 
 
@@ -347,13 +489,9 @@ def not_a_terminal() -> str | None:
 
 
 def _error(message: str) -> None:
-    """Print ``rnntui: error: message`` as one line on stderr."""
-    print(f"rnntui: error: {_one_line(message)}", file=sys.stderr, flush=True)
-
-
-def _one_line(text: str) -> str:
-    """Collapse line breaks so a message always fits one line."""
-    return " ".join(text.split("\n")).strip()
+    """Print ``rnntui: error: message`` as one line on stderr (control characters in it, in a file name say,
+    written as escapes)."""
+    print(f"rnntui: error: {printable(message.strip())}", file=sys.stderr, flush=True)
 
 
 def _silence_stdout() -> None:
@@ -392,12 +530,21 @@ def given_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name, _ in settings() if getattr(args, name) is not None}
 
 
+EMPTY_NAME_HINTS = (  # (argument, how messages name it, the fix) for the files a session reads
+    ("file", "FILE", "give the path of a text file, or leave FILE out to use the built-in corpus"),
+    ("resume", "--resume", "give the path of a checkpoint"),
+)
+
+
 def build_session(args: argparse.Namespace) -> Session:
     """A Session from FILE, the flags, ``--resume`` and ``--break`` (see ``open_session``).
 
     The settings are checked before the (slower) corpus load; every problem is
     an RnntuiError.
     """
+    for name, what, hint in EMPTY_NAME_HINTS:
+        if getattr(args, name) == "":
+            raise RnntuiError(f"{what} is an empty name", hint)
     given = given_settings(args)
     Config(**given)
     for text in args.breaks:
@@ -405,6 +552,64 @@ def build_session(args: argparse.Namespace) -> Session:
     check_encoding(args.encoding)  # also when the built-in corpus is used: a typo is still a typo
     corpus = load_corpus(args.file, args.encoding, args.max_bytes)
     return open_session(corpus, given, resume=args.resume, breakpoints=args.breaks)
+
+
+# --- outputs: checked before training ---------------------------------------------------
+
+
+def read_files(args: argparse.Namespace) -> dict[str, str]:
+    """The files a command reads, by how messages name them: FILE (or the built-in corpus) and --resume."""
+    files = {"FILE": args.file} if args.file else {"the built-in corpus": str(builtin_corpus_path())}
+    if args.resume:
+        files["--resume"] = args.resume
+    return files
+
+
+def check_output(path: str, what: str, args: argparse.Namespace, is_ours, ours: str, streams_ok: bool = False,
+                 may_be: tuple[str, ...] = ()) -> None:
+    """Refuse, before any training, an output that cannot be written or whose writing would lose a file.
+
+    It must be writable (:func:`check_writable`; a stream only with
+    ``streams_ok``), not a file the run reads (FILE, --resume; those named in
+    ``may_be`` excepted), and an existing file there must be ``ours`` as
+    ``is_ours`` decides.
+    """
+    check_writable(path, what, streams_ok)
+    check_not_input(path, what, {label: source for label, source in read_files(args).items() if label not in may_be})
+    check_replaceable(path, what, is_ours, ours)
+
+
+def check_train_outputs(args: argparse.Namespace) -> None:
+    """--save and --log of ``rnntui train``: writable, none a file the run reads or that is not rnntui's own,
+    no checkpoint replaced unless resumed from or --overwrite, not one file for both."""
+    if args.save is not None:
+        check_output(args.save, "--save", args, holds_checkpoint, "an rnntui checkpoint", may_be=("--resume",))
+        _check_keeps_checkpoint(args)
+    if args.log is not None:
+        check_output(args.log, "--log", args, is_metrics_log, 'an rnntui log (JSON lines with "iteration")',
+                     streams_ok=True)
+    check_distinct_outputs(args.save, args.log)
+
+
+def _check_keeps_checkpoint(args: argparse.Namespace) -> None:
+    """A checkpoint at --save is replaced only by a run resumed from it, or with --overwrite."""
+    held = checkpoint_iterations(args.save)
+    if held is None or args.overwrite or (args.resume is not None and same_file(args.save, args.resume)):
+        return
+    raise OutputError(
+        f"--save {args.save} already holds a checkpoint (after {count(held, 'iteration')}) that this run would replace",
+        f"resume from it with --resume {args.save}, choose another path, or pass --overwrite",
+    )
+
+
+def is_metrics_log(path: str | os.PathLike[str]) -> bool:
+    """The file at ``path`` starts like a log of ``rnntui train --log``: a JSON object with an "iteration"."""
+    first_line = first_bytes(path, LOG_PEEK_BYTES).split(b"\n", 1)[0]
+    try:
+        entry = json.loads(first_line)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and LOG_KEY in entry
 
 
 def describe_breakpoints(breakpoints: BreakpointSet) -> str:
@@ -420,11 +625,14 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+LOG_KEY = "iteration"  # every line of the metrics log has it: how an existing file is known for a log
+
+
 def metrics_json(record: StepRecord, evaluation: Evaluation | None = None) -> str:
     """One JSON line of the log: iteration, loss, smooth_loss, grad_norm, clipped_norm; train_bpc and
     val_bpc on the iterations evaluated (val_bpc null without a held-out part)."""
     entry = {
-        "iteration": record.iteration,
+        LOG_KEY: record.iteration,
         "loss": _finite_or_none(record.loss),
         "smooth_loss": _finite_or_none(record.smooth_loss),
         "grad_norm": {name: _finite_or_none(record.grad_norms[name]) for name in PARAM_NAMES},
@@ -483,7 +691,7 @@ class Progress:
         """Print a note on stderr, unless quiet."""
         if not self.quiet:
             self.clear_bar()
-            print(f"note: {text}", file=sys.stderr, flush=True)
+            print(f"note: {printable(text)}", file=sys.stderr, flush=True)
 
     def update(self, record: StepRecord) -> None:
         """Show what one finished iteration calls for."""
@@ -611,12 +819,12 @@ def _print_start(progress: Progress, session: Session, args: argparse.Namespace)
     trainer = session.trainer
     corpus, cfg = trainer.corpus, trainer.config
     progress.line(
-        f"training on {corpus.name}: {len(corpus)} characters, {corpus.vocab_size} distinct; "
+        f"training on {printable(corpus.name)}: {len(corpus)} characters, {corpus.vocab_size} distinct; "
         f"hidden {cfg.hidden_size}, window {trainer.seq_length}, learning rate {cfg.learning_rate:g}"
     )
     progress.line(f"engine: {engine_description()}")
     if args.resume is not None:
-        progress.line(f"resumed from {args.resume} at iteration {trainer.iteration}")
+        progress.line(f"resumed from {printable(args.resume)} at iteration {trainer.iteration}")
     if len(session.breakpoints):
         progress.line(f"breakpoints: {describe_breakpoints(session.breakpoints)}")
     for notice in session.notices:
@@ -641,13 +849,7 @@ def _finish(result: RunResult, progress: Progress, session: Session, saved: Save
         summary += f"; saved {saved.path}" if saved.note is None else f"; {saved.note}"
     print(summary, file=sys.stdout, flush=True)
     if result.end is RunEnd.DIVERGED:
-        record = session.last_record
-        print(
-            f"rnntui: training diverged at iteration {record.iteration} (non-finite {record.nonfinite}); "
-            f"try a lower --learning-rate than {record.learning_rate:g}",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"rnntui: {divergence_message(session)}", file=sys.stderr, flush=True)
         return EXIT_FAILED
     return {RunEnd.LIMIT: EXIT_OK, RunEnd.PAUSED: EXIT_INTERRUPTED, RunEnd.BREAKPOINT: EXIT_BREAKPOINT}[result.end]
 

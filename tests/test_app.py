@@ -157,7 +157,7 @@ async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp
         np.testing.assert_array_equal(loaded.params["Whh"], app.session.trainer.params["Whh"])
         assert not app.session.dirty
         other = tmp_path / "other.npz"
-        other.write_bytes(b"precious")
+        other.write_bytes(target.read_bytes())  # another run's checkpoint
         await pilot.press("space", "ctrl+s")
         await pilot.pause()
         app.screen.query_one("Input").value = str(other)
@@ -166,7 +166,43 @@ async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp
         assert isinstance(app.screen, ConfirmDialog)
         await pilot.press("n")
         await pilot.pause()
-        assert other.read_bytes() == b"precious"
+        assert other.read_bytes() == target.read_bytes()
+
+
+async def save_prompt_refusal(pilot, app, path: Path) -> str:
+    """Type ``path`` into ctrl+s's prompt; the one-line refusal the prompt shows (it stays open)."""
+    await pilot.press("ctrl+s")
+    await pilot.pause()
+    app.screen.query_one("Input").value = str(path)
+    await pilot.press("enter")
+    await pilot.pause()
+    assert isinstance(app.screen, TextPrompt), "the prompt closed: the path was accepted"
+    error = str(app.screen.query_one("#error").content)
+    await pilot.press("escape")
+    await pilot.pause()
+    return error
+
+
+async def test_save_never_offers_to_overwrite_the_text_or_a_file_that_is_not_a_checkpoint(tmp_path):
+    text = tmp_path / "prose.txt"
+    text.write_text((ROOT / "samples" / "prose.txt").read_text())
+    link = tmp_path / "link.npz"
+    link.symlink_to(text)
+    notes = tmp_path / "notes.npz"
+    notes.write_bytes(b"precious")
+    session = make_app().session
+    app = DebuggerApp(session, inputs={"FILE": str(text)})
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        for path in (text, link):
+            error = await save_prompt_refusal(pilot, app, path)
+            assert "is the same file as FILE" in error and "choose another path" in error
+        error = await save_prompt_refusal(pilot, app, notes)
+        assert "exists and is not an rnntui checkpoint" in error and "\n" not in error
+        error = await save_prompt_refusal(pilot, app, Path("/dev/null"))
+        assert "character device" in error or "stream" in error
+    assert notes.read_bytes() == b"precious"
+    assert text.read_text() == (ROOT / "samples" / "prose.txt").read_text()
 
 
 async def test_quit_asks_when_progress_is_unsaved():

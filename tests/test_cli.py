@@ -665,3 +665,192 @@ def test_a_break_given_again_switches_a_saved_disabled_breakpoint_on_in_both_com
     assert run(capsys, corpus_file, "--resume", ckpt, "--break", "every 50")[0] == 0
     [(args, _)] = fake_app
     assert [(bp.source, bp.enabled) for bp in args[0].breakpoints] == [("nan", True), ("every 50", True)]
+
+
+# --- outputs that would lose a file: refused before training ----------------------------------------
+
+
+def assert_refused_untouched(status: int, out: str, err: str, path: Path, before: bytes, *fragments: str) -> None:
+    """Refused with one line, nothing trained, and the file at ``path`` holds what it held."""
+    assert_one_line_error(status, err, *fragments)
+    assert out == "" and path.read_bytes() == before
+
+
+@pytest.mark.parametrize("output", ["--save", "--log"])
+@pytest.mark.parametrize("spelling", ["same", "dot", "parent", "link"])
+def test_an_output_that_is_the_training_text_is_refused(capsys, tmp_path, monkeypatch, output, spelling):
+    monkeypatch.chdir(tmp_path)
+    corpus = Path("c.txt")
+    corpus.write_text(TEXT, encoding="utf-8")
+    Path("dir").mkdir()
+    Path("link.txt").symlink_to("c.txt")
+    name = {"same": "c.txt", "dot": "./c.txt", "parent": "dir/../c.txt", "link": "link.txt"}[spelling]
+    status, out, err = run(capsys, "train", "c.txt", *SMALL, "--iterations", 2, output, name)
+    assert_refused_untouched(status, out, err, corpus, TEXT.encode(), output, "same file as FILE c.txt")
+
+
+def test_a_log_over_the_resumed_checkpoint_is_refused_a_save_over_it_is_the_resume_workflow(capsys, corpus_file,
+                                                                                              tmp_path):
+    ckpt = tmp_path / "run.npz"
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 3, "--save", ckpt, "--quiet")[0] == 0
+    before = ckpt.read_bytes()
+    status, out, err = run(capsys, "train", corpus_file, "--resume", ckpt, "--iterations", 2, "--log", ckpt)
+    assert_refused_untouched(status, out, err, ckpt, before, "--log", "same file as --resume")
+    assert run(capsys, "train", corpus_file, "--resume", ckpt, "--iterations", 2, "--save", ckpt, "--quiet")[0] == 0
+    assert int(read_checkpoint(ckpt)["iteration"]) == 5
+
+
+@pytest.mark.parametrize("extra", [[], ["--overwrite"]])
+def test_save_never_replaces_a_file_that_is_not_a_checkpoint(capsys, corpus_file, tmp_path, extra):
+    notes = tmp_path / "p.txt"
+    notes.write_text("my notes\n", encoding="utf-8")
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--save", notes, *extra)
+    assert_refused_untouched(status, out, err, notes, b"my notes\n", "--save", "not an rnntui checkpoint")
+    fake = tmp_path / "other.npz"  # a NumPy archive, but not one rnntui wrote
+    np.savez(fake, params=np.zeros(3), iteration=np.array(4))
+    before = fake.read_bytes()
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--save", fake, *extra)
+    assert_refused_untouched(status, out, err, fake, before, "not an rnntui checkpoint")
+
+
+def test_an_empty_file_holds_nothing_to_lose_and_is_written(capsys, corpus_file, tmp_path):
+    empty = tmp_path / "run.npz"
+    empty.touch()
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--save", empty, "--quiet")[0] == 0
+    assert int(read_checkpoint(empty)["iteration"]) == 2
+
+
+def test_log_replaces_its_own_log_but_no_other_file(capsys, corpus_file, tmp_path):
+    log, notes = tmp_path / "m.jsonl", tmp_path / "notes.txt"
+    notes.write_text('{"loss": 1}\nnot a log\n', encoding="utf-8")
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--log", notes)
+    assert_refused_untouched(status, out, err, notes, b'{"loss": 1}\nnot a log\n', "--log", "not an rnntui log")
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 5, "--log", log, "--quiet")[0] == 0
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--log", log, "--quiet")[0] == 0
+    assert [json.loads(line)["iteration"] for line in log.read_text().splitlines()] == [0, 1]  # overwritten
+
+
+def test_a_fresh_run_never_replaces_a_checkpoint_unless_told_to(capsys, corpus_file, tmp_path):
+    ckpt = tmp_path / "run.npz"
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 40, "--save", ckpt, "--quiet")[0] == 0
+    before = ckpt.read_bytes()
+    for extra in ([], ["--learning-rate", "1e300"]):  # also a run that would diverge at once
+        status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 5, "--save", ckpt, *extra)
+        assert_refused_untouched(status, out, err, ckpt, before, "already holds a checkpoint (after 40 iterations)",
+                                 f"--resume {ckpt}", "--overwrite")
+    other = tmp_path / "other.npz"  # resuming from another checkpoint does not make this one expendable
+    assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 1, "--save", other, "--quiet")[0] == 0
+    status, out, err = run(capsys, "train", corpus_file, "--resume", other, "--iterations", 1, "--save", ckpt)
+    assert_refused_untouched(status, out, err, ckpt, before, "already holds a checkpoint")
+    status, _, _ = run(capsys, "train", corpus_file, *SMALL, "--iterations", 5, "--save", ckpt, "--overwrite", "--quiet")
+    assert status == 0 and int(read_checkpoint(ckpt)["iteration"]) == 5
+
+
+def test_overwrite_is_in_the_help_and_clashes_with_gradcheck(capsys, corpus_file):
+    status, out, _ = run(capsys, "train", "--help")
+    assert status == 0 and "--overwrite" in out
+    status, _, err = run(capsys, "train", corpus_file, "--gradcheck", "--overwrite")
+    assert_one_line_error(status, err, "drop --overwrite")
+
+
+@pytest.mark.parametrize("stream", ["/dev/stdout", "/dev/stderr", "/dev/fd/1", "/proc/self/fd/2"])
+def test_a_checkpoint_is_a_file_never_a_stream(capsys, corpus_file, stream):
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--save", stream)
+    assert_one_line_error(status, err, f"--save {stream} is a stream")
+    assert out == ""
+
+
+def train_process(corpus_file: Path, *argv: str, **popen) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnntui", "train", str(corpus_file), *SMALL, *argv],
+                          text=True, timeout=120, **popen)
+
+
+def test_a_log_on_stdout_appended_by_the_shell_keeps_what_was_there(corpus_file, tmp_path):
+    out = tmp_path / "f"
+    out.write_text("keep me\n", encoding="utf-8")
+    with open(out, "a", encoding="utf-8") as appended:  # rnntui train ... >> f
+        result = train_process(corpus_file, "--iterations", "4", "--log", "/dev/stdout", "--quiet", stdout=appended,
+                               stderr=subprocess.PIPE)
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "keep me"
+    assert [json.loads(line)["iteration"] for line in lines[1:-1]] == [0, 1, 2, 3]
+    assert lines[-1].startswith("done: 4 iterations")
+
+
+def test_a_log_on_stdout_redirected_to_a_file_is_not_overwritten_by_the_progress_lines(corpus_file, tmp_path):
+    out = tmp_path / "f"
+    with open(out, "w", encoding="utf-8") as redirected:  # rnntui train ... > f, progress lines too
+        result = train_process(corpus_file, "--iterations", "4", "--log", "/dev/stdout", "--sample-every", "2",
+                               stdout=redirected, stderr=subprocess.PIPE)
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [r["iteration"] for r in records] == [0, 1, 2, 3]
+    assert lines[0].startswith("training on fox.txt") and lines[-1].startswith("done: 4 iterations")
+    assert lines.count("----") == 4 and [line.split(",")[0] for line in lines if line.startswith("iter ")] == [
+        "iter 0", "iter 2"]  # the samples and progress lines of iterations 0 and 2, whole, among the records
+
+
+def test_a_log_on_stdout_into_a_pipe_is_accepted(corpus_file):
+    result = train_process(corpus_file, "--iterations", "3", "--log", "/dev/stdout", "--quiet",
+                           capture_output=True)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [json.loads(line)["iteration"] for line in lines[:-1]] == [0, 1, 2]
+    assert lines[-1].startswith("done: 3 iterations")
+
+
+def test_empty_names_are_called_empty(capsys, corpus_file):
+    status, _, err = run(capsys, "train", "")
+    assert_one_line_error(status, err, "FILE is an empty name")
+    for flag in ("--save", "--log", "--resume"):
+        status, _, err = run(capsys, "train", corpus_file, flag, "")
+        assert_one_line_error(status, err, f"{flag} is an empty name")
+        assert "directory" not in err
+
+
+def test_control_characters_in_names_are_shown_escaped(capsys, tmp_path):
+    status, _, err = run(capsys, "train", tmp_path / "x\x1b[31my\n.txt")
+    assert_one_line_error(status, err, "x\\x1b[31my\\n.txt")
+    assert "\x1b" not in err
+
+
+LONG_NAME = "a" * 300 + ".txt"  # one component longer than any filesystem takes (ENAMETOOLONG)
+
+
+@pytest.mark.parametrize("where", ["FILE", "--resume", "--save", "--log"])
+def test_a_name_too_long_is_one_line(capsys, corpus_file, tmp_path, where):
+    path = str(tmp_path / LONG_NAME)
+    argv = [path] if where == "FILE" else [corpus_file, where, path]
+    status, out, err = run(capsys, "train", *argv, *SMALL, "--iterations", 1)
+    assert_one_line_error(status, err, LONG_NAME, os.strerror(36), "shorter name")
+    assert out == ""
+
+
+def test_a_number_too_large_for_an_array_is_one_line(capsys, corpus_file):
+    status, _, err = run(capsys, "train", corpus_file, "--hidden-size", "99999999999999999999999", "--iterations", 1)
+    assert_one_line_error(status, err, "--hidden-size")
+
+
+@pytest.mark.parametrize("command", ["train", "analyze", "eval", "whatif", "shot"])
+def test_running_out_of_memory_is_one_line_in_every_command(capsys, corpus_file, tmp_path, monkeypatch, command):
+    def too_large(*args, **kwargs):
+        raise MemoryError("Unable to allocate 74.6 GiB for an array with shape (10013100073,) and data type float64")
+
+    monkeypatch.setattr(cli, "open_session", too_large)
+    argv = [command, corpus_file, *SMALL] + ([tmp_path / "s.svg"] if command == "shot" else [])
+    status, _, err = run(capsys, *argv)
+    assert_one_line_error(status, err, "not enough memory", "74.6 GiB", "--hidden-size", "--sample-length")
+
+
+def test_a_value_starting_with_a_dash_stays_the_value_of_its_flag():
+    parser = cli.build_train_parser()
+    args = cli.parse_or_exit(parser, ["--save", "-x.npz", "--break", "-", "--iterations", "3"])
+    assert (args.save, args.breaks, args.iterations) == ("-x.npz", ["-"], 3)
+    assert cli.parse_or_exit(parser, ["--save", "--quiet"]) == 2  # a missing value is still missing
+
+
+def test_json_output_writes_non_finite_numbers_as_null(capsys):
+    cli.print_json({"a": float("nan"), "b": [1.5, float("inf"), {"c": -float("inf")}], "d": "x", "e": 2})
+    assert json.loads(capsys.readouterr().out) == {"a": None, "b": [1.5, None, {"c": None}], "d": "x", "e": 2}

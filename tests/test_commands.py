@@ -169,3 +169,101 @@ def test_whatif_interventions_apply_in_command_line_order(capsys):
     zeroed = json.loads(run(capsys, "whatif", BRACKETS, *SMALL, "--iterations", 30, "--ablate", "1", "--json")[1])
     assert first["loss_after"] == zeroed["loss_after"] != second["loss_after"]
     assert not math.isnan(first["total_delta"]) and np.isfinite(second["total_delta"])
+
+
+# --- shared: the training before looking, JSON, notes, bad input -------------------------------------
+
+INSPECTING = ["analyze", "eval", "whatif"]
+
+
+def test_a_bad_regex_with_a_huge_repeat_is_one_line(capsys):
+    status, _, err = run(capsys, "analyze", BRACKETS, *SMALL, "--feature", "regex:a{99999999999}")
+    assert_one_line_error(status, err, "bad regular expression", "regex:a{99999999999}")
+
+
+def test_top_is_bounded_by_the_positions_of_the_text(capsys):
+    hello = ROOT / "samples" / "hello.txt"
+    status, out, _ = run(capsys, "analyze", hello, "--unit", 0, "--top", 99999999999, "--json")
+    assert status == 0
+    contexts = json.loads(out)["top_contexts"]["0"]
+    chars = len(hello.read_text(encoding="utf-8"))
+    assert len(contexts["positive"]) == len(contexts["negative"]) == chars  # every position, once each way
+    assert sorted(c["position"] for c in contexts["positive"]) == list(range(chars))
+
+
+def test_whatif_json_writes_non_finite_losses_as_null(capsys):
+    status, out, err = run(capsys, "whatif", BRACKETS, *SMALL, "--iterations", 5, "--clamp", "1=1e308", "--json")
+    assert status == 0 and "Warning" not in err
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    report = json.loads(out, parse_constant=refuse)
+    trainer = trained(5).trainer
+    from rnntui.engine.whatif import ClampUnit
+    _, inputs, targets, hprev = trainer.next_window()
+    with np.errstate(all="ignore"):
+        after = run_window(trainer.params, inputs, targets, hprev, [ClampUnit(1, 1e308, _span(0, len(inputs) - 1))])
+    expected = [value if math.isfinite(value) else None for value in after.losses.tolist()]
+    assert None in expected and report["loss_after"] == expected
+    assert report["total_delta"] is None
+
+
+def test_an_edit_of_a_position_written_with_a_minus_reaches_the_spec_parser(capsys):
+    status, _, err = run(capsys, "whatif", BRACKETS, *SMALL, "--edit", "-1=a")
+    assert_one_line_error(status, err, "--edit '-1=a'", "text position")
+    assert "expected one argument" not in err
+
+
+@pytest.mark.parametrize("command", INSPECTING)
+def test_ctrl_c_during_the_training_first_interrupts_the_command(capsys, monkeypatch, command):
+    import signal
+
+    from rnntui.engine import Trainer
+
+    real_step, calls = Trainer.step, []
+
+    def step_then_ctrl_c(self):
+        calls.append(1)
+        if len(calls) == 3:
+            signal.raise_signal(signal.SIGINT)  # as the terminal sends it
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step_then_ctrl_c)
+    status, out, err = run(capsys, command, BRACKETS, *SMALL, "--iterations", 1000)
+    assert status == 130 and out == ""
+    assert err.splitlines()[-1] == "rnntui: error: interrupted"
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize("command", INSPECTING)
+def test_divergence_during_the_training_first_fails_with_one_line(capsys, command):
+    status, out, err = run(capsys, command, BRACKETS, *SMALL, "--learning-rate", "1e300", "--iterations", 50)
+    session = trained(50, learning_rate=1e300)  # the same run, directly: where it diverged
+    record = session.last_record
+    assert record.nonfinite is not None
+    assert status == 1 and out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"rnntui: error: training diverged at iteration {record.iteration} ")
+    assert f"the last sound state is after {record.iteration - 1} iteration" in line
+    assert f"--iterations {record.iteration - 1}" in line and "--learning-rate" in line
+
+
+@pytest.mark.parametrize("command", INSPECTING)
+def test_a_breakpoint_during_the_training_first_is_a_note_and_the_command_goes_on(capsys, command):
+    status, out, err = run(capsys, command, BRACKETS, *SMALL, "--break", "iter == 6", "--iterations", 50, "--json")
+    assert status == 0
+    assert "note: training stopped after 7 of 50 iterations: iter == 6" in err
+    assert json.loads(out)["iteration"] == 7  # the model where the breakpoint stopped it
+
+
+@pytest.mark.parametrize("command", INSPECTING)
+def test_a_checkpoint_of_another_text_with_the_same_characters_is_noted(capsys, tmp_path, command):
+    ckpt, shuffled = tmp_path / "b.npz", tmp_path / "shuffled.txt"
+    text = BRACKETS.read_text(encoding="utf-8")
+    shuffled.write_text(text[1:] + text[0], encoding="utf-8")  # the same characters, another text
+    assert run(capsys, "train", BRACKETS, *SMALL, "--iterations", 3, "--save", ckpt, "--quiet")[0] == 0
+    status, _, err = run(capsys, command, shuffled, "--resume", ckpt)
+    assert status == 0
+    notice = open_session(Corpus.from_path(shuffled), resume=ckpt).notices[-1]
+    assert "differs from the text" in notice and f"note: {notice}" in err.splitlines()

@@ -11,8 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from rnntui.engine import Corpus, RnntuiError, Trainer
-from rnntui.engine import control
+from rnntui.engine import Corpus, RnntuiError, Trainer, control
 from rnntui.engine.control import EngineBusy, EngineLost, start_engine_process, start_in_thread
 from rnntui.engine.gradcheck import check_window, take_window
 from rnntui.engine.jobs import GradCheckJob

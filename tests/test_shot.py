@@ -221,3 +221,49 @@ def test_a_run_that_never_ends(capsys, corpus_file, tmp_path, monkeypatch):
     out = tmp_path / "shot.svg"
     status, _, err = run(capsys, corpus_file, *SMALL, "--key", "r", out)
     assert_refused(status, err, out, "training was still going 1 s after key 1 (r)", "n with a count")
+
+
+# --- OUT never replaces a file that is not an earlier shot ------------------------------------------
+
+
+def test_out_that_is_the_training_text_is_refused(capsys, tmp_path):
+    text = tmp_path / "c.svg"  # a text file that happens to be named .svg, trained on
+    text.write_text("some training text, long enough\n" * 4, encoding="utf-8")
+    before = text.read_bytes()
+    status, _, err = run(capsys, text, text)
+    assert status == cli.EXIT_USAGE and "same file as FILE" in err and text.read_bytes() == before
+    link = tmp_path / "link.svg"
+    link.symlink_to(text)
+    status, _, err = run(capsys, text, link)
+    assert status == cli.EXIT_USAGE and "same file as FILE" in err and text.read_bytes() == before
+
+
+def test_out_that_is_some_other_file_is_refused_and_an_earlier_shot_is_replaced(capsys, corpus_file, tmp_path):
+    drawing = tmp_path / "drawing.svg"
+    drawing.write_text('<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>\n', encoding="utf-8")
+    before = drawing.read_bytes()
+    status, out, err = run(capsys, corpus_file, *SMALL, drawing)
+    assert status == cli.EXIT_USAGE and out == ""
+    assert "drawing.svg exists and is not a picture written by rnntui shot" in err and drawing.read_bytes() == before
+    picture = tmp_path / "shot.svg"
+    first = take(capsys, corpus_file, *SMALL, picture)
+    assert "no step yet" in header(first)
+    second = take(capsys, corpus_file, *SMALL, "--iterations", 3, picture)  # an earlier shot: replaced
+    assert header(second).split("│")[0].strip() == "iter 2"
+
+
+def test_out_that_leads_to_a_stream_or_is_empty_is_refused(capsys, corpus_file, tmp_path):
+    link = tmp_path / "out.svg"
+    link.symlink_to("/dev/stdout")
+    for out, problem in ((link, "out.svg is a stream"), ("", "OUT.svg is an empty name")):
+        status, _, err = run(capsys, corpus_file, *SMALL, out)
+        lines = err.splitlines()
+        assert status == cli.EXIT_USAGE and len(lines) == 1 and problem in lines[0]
+
+
+def test_out_with_a_name_too_long_is_one_line(capsys, corpus_file, tmp_path):
+    out = tmp_path / ("a" * 300 + ".svg")
+    status, _, err = run(capsys, corpus_file, *SMALL, out)
+    lines = err.splitlines()
+    assert status == cli.EXIT_USAGE and len(lines) == 1 and "File name too long" in lines[0]
+

@@ -80,7 +80,7 @@ async def test_the_header_keeps_its_height_running_and_paused(size):
         await wait_for_run_end(pilot)
         await pilot.pause()
         heights["paused"] = status.size.height
-        assert set(heights.values()) == {2}, (heights, running)
+        assert set(heights.values()) == {2}, heights
         assert screen.query_one("#panels").region.y == 2
 
 

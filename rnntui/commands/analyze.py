@@ -6,7 +6,7 @@ import numpy as np
 
 from rnntui import cli
 from rnntui.engine.analysis import Analysis, analyze
-from rnntui.engine.features import FEATURE_NAMES, VALID_FEATURES
+from rnntui.engine.features import FEATURE_NAMES, VALID_FEATURES, parse_features
 from rnntui.engine.units import SATURATION, TOP_K
 
 RANKED_SHOWN = 5  # units listed per feature
@@ -33,11 +33,12 @@ def main(argv: list[str]) -> int:
     args = cli.parse_or_exit(build_parser(), argv)
     if isinstance(args, int):
         return args
-    features = tuple(args.features) or FEATURE_NAMES
+    features = parse_features(args.features) or FEATURE_NAMES  # a bad name or pattern before any training
     session = cli.trained_session(args)
     trainer = session.trainer
-    analysis = analyze(trainer.params, trainer.training_corpus, features, tuple(args.units), max(args.top, 1),
-                       iteration=trainer.iteration)
+    positions = len(trainer.training_corpus)  # no unit has more contexts than that: --top allocates no more
+    analysis = analyze(trainer.params, trainer.training_corpus, features, tuple(args.units),
+                       min(max(args.top, 1), positions), iteration=trainer.iteration)
     if args.json:
         cli.print_json(analysis.to_dict())
     else:

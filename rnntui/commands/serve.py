@@ -28,7 +28,16 @@ from aiohttp import web
 from aiohttp.web_runner import GracefulExit
 from textual_serve.server import Server
 
-from rnntui.cli import EXIT_INTERRUPTED, EXIT_OK, SUBCOMMANDS, Parser, add_shared_arguments, build_session, parse_or_exit
+from rnntui.cli import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    SUBCOMMANDS,
+    Parser,
+    add_shared_arguments,
+    build_session,
+    parse_or_exit,
+    print_notices,
+)
 from rnntui.engine import RnntuiError
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only, unless --host says otherwise
@@ -127,8 +136,7 @@ def main(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     session = build_session(args)  # every mistake in FILE or the flags, now rather than in each tab
-    for notice in session.notices:
-        print(f"note: {notice}", file=sys.stderr, flush=True)
+    print_notices(session)
     del session
     check_port_free(args.host, args.port)
     return BrowserServer(tab_command(argv), args.host, args.port).serve_until_stopped()

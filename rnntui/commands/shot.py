@@ -4,7 +4,8 @@ No terminal is needed. The session is trained N iterations first (through
 Session.run, as ``rnntui train`` trains, without printing), then the app opens
 headless at the given size on that session, with its engine in a thread of
 this process, the keys are pressed one by one, and Textual's own screenshot
-is written as SVG.
+is written as SVG, marked as rnntui's (an existing OUT is replaced only when it
+bears that mark: any other file there is kept).
 
 After every key the shot waits until the screen shows what the engine has:
 a run the key started has ended, no job (a gradient check...) is still
@@ -17,17 +18,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import sys
 import time
 from pathlib import Path
 
 from textual.keys import Keys, key_to_character
 
-from rnntui.cli import EXIT_OK, EXIT_USAGE, Parser, add_iterations_argument, add_shared_arguments, build_session
+from rnntui.cli import (
+    EXIT_OK,
+    Parser,
+    add_iterations_argument,
+    add_shared_arguments,
+    build_session,
+    check_output,
+    parse_or_exit,
+    print_notices,
+    train_first,
+)
 from rnntui.engine import RnntuiError
 from rnntui.engine.control import start_in_thread
-from rnntui.engine.files import check_writable, write_atomically
-from rnntui.engine.session import RunEnd, Session
+from rnntui.engine.files import first_bytes, printable, write_atomically
+from rnntui.engine.session import Session
 from rnntui.tui.app import RnntuiApp
 from rnntui.tui.main_screen import MainScreen
 
@@ -37,6 +47,8 @@ DEFAULT_ITERATIONS = 0
 SETTLE_TIMEOUT_S = 60.0  # a key whose effect has not ended by then (a run without end, r) is an error
 SETTLE_POLL_S = 0.02  # how often the engine is asked while waiting
 MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
+SHOT_MARK = "<!-- written by rnntui shot -->"  # on the line after <svg ...>: how an OUT to replace is known
+MARK_WITHIN_BYTES = 4096  # where the mark is looked for
 KEY_NAMES = frozenset(key.value for key in Keys)
 KEY_HELP = (
     "a key is a character (i, ?, [) or Textual's name for it: space, enter, escape, tab, backspace, "
@@ -119,11 +131,25 @@ def parse_keys(values: list[str]) -> list[str]:
     return keys
 
 
-def check_output(out: str) -> None:
-    """OUT must name an .svg file that can be written; checked before any training."""
-    if Path(out).suffix.lower() != ".svg":
+def check_out(args: argparse.Namespace) -> None:
+    """OUT must name an .svg file that can be written, is not FILE or --resume, and is new or an earlier shot;
+    checked before any training."""
+    out = args.out
+    if out and Path(out).suffix.lower() != ".svg":
         raise RnntuiError(f"{out} is not an .svg file name", "give the picture a name ending in .svg, e.g. shot.svg")
-    check_writable(out, "OUT.svg")
+    check_output(out, "OUT.svg", args, is_shot_picture, "a picture written by rnntui shot")
+
+
+def marked(svg: str) -> str:
+    """``svg`` with SHOT_MARK on the line after its opening ``<svg ...>`` tag."""
+    opening, rest = svg.split("\n", 1)
+    return f"{opening}\n{SHOT_MARK}\n{rest}"
+
+
+def is_shot_picture(path: Path) -> bool:
+    """The file at ``path`` is an SVG that rnntui shot wrote (it bears SHOT_MARK near its start)."""
+    head = first_bytes(path, MARK_WITHIN_BYTES)
+    return head.lstrip().startswith(b"<svg") and SHOT_MARK.encode() in head
 
 
 # --- the picture -------------------------------------------------------------------------
@@ -176,29 +202,18 @@ async def capture(session: Session, size: tuple[int, int], keys: list[str]) -> t
         controller.close()
 
 
-def train(session: Session, iterations: int) -> None:
-    """Train ``iterations`` through the session; say on stderr when a breakpoint or divergence ended it early."""
-    if iterations == 0:
-        return
-    result = session.run(iterations, lambda: False)
-    if result.end in (RunEnd.BREAKPOINT, RunEnd.DIVERGED):
-        print(f"note: training stopped after {result.steps} of {iterations} iterations: {result.detail}",
-              file=sys.stderr, flush=True)
-
-
 def main(argv: list[str]) -> int:
     """Run ``rnntui shot``; returns the exit status (an RnntuiError for bad input)."""
-    parser = build_shot_parser()
-    try:
-        args = parser.parse_intermixed_args(argv)  # OUT may come after the flags, FILE before them
-    except SystemExit as stop:
-        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    args = parse_or_exit(build_shot_parser(), argv, intermixed=True)  # OUT may come after the flags, FILE before
+    if isinstance(args, int):
+        return args
     keys = parse_keys(args.keys)
-    check_output(args.out)
+    check_out(args)
     session = build_session(args)
-    train(session, args.iterations)
+    print_notices(session)
+    train_first(session, args.iterations, diverging_fails=False)  # a diverged app is worth a picture
     svg, shown = asyncio.run(capture(session, args.size, keys))
-    write_atomically(args.out, lambda fh: fh.write(svg.encode("utf-8")), "OUT.svg")
+    write_atomically(args.out, lambda fh: fh.write(marked(svg).encode("utf-8")), "OUT.svg")
     what = "no iteration yet" if shown is None else f"iteration {shown:,}"
-    print(f"wrote {args.out} ({args.size[0]}x{args.size[1]}, {what} shown)", flush=True)
+    print(f"wrote {printable(args.out)} ({args.size[0]}x{args.size[1]}, {what} shown)", flush=True)
     return EXIT_OK

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from rnntui import cli
 from rnntui.engine.whatif import PARSERS, ablation_scan, run_window, whatif_json, whatif_report
 
@@ -50,9 +52,10 @@ def main(argv: list[str]) -> int:
     T, H, vocab = len(inputs), trainer.config.hidden_size, trainer.vocab
     interventions = [PARSERS[name](text, T, H, vocab) for name, text in args.interventions]
     params = trainer.params
-    before = run_window(params, inputs, targets, hprev)
-    after = run_window(params, inputs, targets, hprev, interventions)
-    scan = ablation_scan(params, inputs, targets, hprev, cursor_t=0) if args.scan else None
+    with np.errstate(all="ignore"):  # an extreme clamp may make a loss infinite: reported, not warned about
+        before = run_window(params, inputs, targets, hprev)
+        after = run_window(params, inputs, targets, hprev, interventions)
+        scan = ablation_scan(params, inputs, targets, hprev, cursor_t=0) if args.scan else None
     if args.json:
         cli.print_json(whatif_json(trainer.iteration, position, before, after, scan))
     else:

@@ -217,7 +217,7 @@ def _compile(name: str) -> re.Pattern | None:
     if name.startswith(REGEX_PREFIX):
         try:
             return re.compile(name[len(REGEX_PREFIX) :])
-        except re.error as err:
+        except (re.error, OverflowError) as err:  # OverflowError: a repeat count too large (a{99999999999})
             reason = str(err).splitlines()[0]
             raise FeatureError(f"bad regular expression in feature {name!r}: {reason}; valid features: {VALID_FEATURES}") from None
     if name not in FEATURE_NAMES:

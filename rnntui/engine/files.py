@@ -3,30 +3,46 @@
 * :func:`check_writable` runs before training, so a bad path fails in the
   first second, not after hours: the folder must exist and take new files,
   and an existing path must be a regular file (never a device, a FIFO or a
-  folder). A symbolic link is followed to the file it finally names.
+  folder). A symbolic link is followed to the file it finally names. A
+  stream (/dev/stdout, /dev/fd/N, a FIFO, a terminal) is accepted only
+  where the caller writes line by line.
+* :func:`check_not_input` and :func:`check_replaceable` keep what is not
+  rnntui's own: an output may not be a file the run reads, and an existing
+  file is replaced only when it holds what rnntui writes there.
 * :func:`write_atomically` writes a temporary file beside that final file,
   syncs it and renames it over the file: a crash leaves the old file or the
   new one, and a link stays a link.
 * :func:`write_rescue` writes under a new name that overwrites nothing, for
   when the asked-for path can no longer be written.
 * :class:`LineLog` appends lines and reports the first failing write as one
-  line (disk full, a device that refuses data).
+  line (disk full, a device that refuses data, a reader that went away).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import re
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+import unicodedata
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
+
+import numpy as np
 
 from .errors import RnntuiError
 
 RESCUE_TAG = "rescue"  # rescue files are named <stem>.rescue-<timestamp>[-k]<suffix>
 _STREAM_KINDS = ("FIFO", "character device")  # accepted for a log when the caller allows streams
+MAX_LINK_HOPS = 40  # the kernel's own limit on a chain of symbolic links (Linux MAXSYMLINKS)
+_STANDARD_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_DESCRIPTOR_PATH = re.compile(r"/proc/(\d+)(?:/task/\d+)?/fd/(\d+)|/dev/fd/(\d+)")  # after resolving folders
+_UNPRINTABLE = ("Cc", "Cf", "Cs")  # control, format (bidi overrides) and lone surrogates (undecodable bytes)
 
 
 class OutputError(RnntuiError):
@@ -40,6 +56,36 @@ def _read_umask() -> int:
 
 
 NEW_FILE_MODE = 0o666 & ~_read_umask()  # what a new ordinary file gets (read once, at import)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\x1b``, ``\\n``), safe to show on a terminal."""
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in text
+    )
+
+
+_ADVICE = {  # errno -> what to do about it
+    errno.EPIPE: "its reader went away: keep the reader running until the run ends, or write to a file",
+    errno.ENOSPC: "free some space or choose another path",
+    errno.EDQUOT: "free some space or choose another path",
+    errno.EFBIG: "the file grew past what this filesystem or limit allows: choose another path",
+    errno.EACCES: "fix the permissions or choose another path",
+    errno.EPERM: "fix the permissions or choose another path",
+    errno.EROFS: "the filesystem is read-only: choose another path",
+    errno.ENAMETOOLONG: "give a shorter name",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "check the path: a part of it is not a folder",
+    errno.ELOOP: "the path's symbolic links loop: give the path of a file",
+    errno.EISDIR: "give the path of a file, not a folder",
+    errno.EBADF: "the file descriptor is not open for this: give the path of a file",
+    errno.ENXIO: "nothing is there to take the data: give the path of a file",
+}
+
+
+def os_error_advice(err: OSError) -> str:
+    """What to do about ``err``, by its error number (a full disk, a reader gone, a name too long...)."""
+    return _ADVICE.get(err.errno, "check the device or choose another path")
 
 
 def _folder(path: Path) -> Path:
@@ -61,12 +107,54 @@ def kind_of_mode(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "special file")
 
 
-def _file_kind(path: Path) -> str | None:
+def _file_kind(path: str | os.PathLike[str]) -> str | None:
     """What is at ``path`` (following links), in words; None when nothing is."""
     try:
         return kind_of_mode(os.stat(path).st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+def _descriptor_path(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """(process id, descriptor) when ``path`` leads to a file descriptor (/dev/stdout, /dev/fd/N, /proc/PID/fd/N).
+
+    The chain of links is followed one link at a time, with each folder
+    resolved, because the last link of such a path names no file (``pipe:[…]``).
+    """
+    current = os.path.abspath(path)
+    for _ in range(MAX_LINK_HOPS):
+        current = os.path.join(os.path.realpath(os.path.dirname(current)), os.path.basename(current))
+        if current in _STANDARD_STREAMS:
+            return os.getpid(), _STANDARD_STREAMS[current]
+        match = _DESCRIPTOR_PATH.fullmatch(current)
+        if match is not None:
+            return (int(match[1]), int(match[2])) if match[1] else (os.getpid(), int(match[3]))
+        try:
+            link = os.readlink(current)
+        except OSError:
+            return None
+        current = os.path.join(os.path.dirname(current), link)
+    return None
+
+
+def own_descriptor(path: str | os.PathLike[str]) -> int | None:
+    """The descriptor of this process that ``path`` names (``/dev/stdout`` -> 1), else None."""
+    found = _descriptor_path(path)
+    return found[1] if found is not None and found[0] == os.getpid() else None
+
+
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """``path`` names a stream, not a file to replace: a file descriptor's path, a FIFO or a character device."""
+    return _descriptor_path(path) is not None or _file_kind(path) in _STREAM_KINDS
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Both paths lead (through links, hard links included) to one existing file."""
+    try:
+        first, second = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        return False
+    return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
 def final_target(path: str | os.PathLike[str], what: str = "output") -> Path:
@@ -86,15 +174,31 @@ def final_target(path: str | os.PathLike[str], what: str = "output") -> Path:
 def check_writable(path: str | os.PathLike[str], what: str, streams_ok: bool = False) -> Path:
     """Fail now, with one line, if ``path`` cannot be written later; return the path to write.
 
-    ``what`` names the output in messages (e.g. "--save"). The folder must
-    exist and take new files (checked by creating and removing a temporary
-    file: permission bits alone say nothing for root or on a read-only
-    filesystem). An existing path must be a regular file; with
-    ``streams_ok`` a FIFO or a character device (``/dev/stdout``) is
-    accepted too, for an output written line by line. Returns the final
-    target of a symbolic link, else ``path`` unchanged.
+    ``what`` names the output in messages (e.g. "--save"). The name must not
+    be empty. The folder must exist and take new files (checked by creating
+    and removing a temporary file: permission bits alone say nothing for root
+    or on a read-only filesystem). An existing path must be a regular file;
+    with ``streams_ok`` a stream (/dev/stdout, /dev/fd/N, a FIFO, a character
+    device) is accepted too, for an output written line by line. Returns the
+    final target of a symbolic link, else ``path`` unchanged (a stream's path
+    unchanged). A name the system refuses (too long, say) is one line too.
     """
-    path = Path(path)
+    if not os.fspath(path):
+        raise OutputError(f"{what} is an empty name", "give a file name")
+    try:
+        return _check_writable(Path(path), what, streams_ok)
+    except OSError as err:
+        raise OutputError(f"{what} {path}: {err.strerror or err}", os_error_advice(err)) from None
+
+
+def _check_writable(path: Path, what: str, streams_ok: bool) -> Path:
+    descriptor = _descriptor_path(path)
+    if descriptor is not None:
+        if not streams_ok:
+            raise OutputError(f"{what} {path} is a stream (file descriptor {descriptor[1]}), not a file",
+                              "give the path of a file")
+        _check_descriptor(path, what)
+        return path
     target = final_target(path, what)
     folder = _folder(target)
     if not folder.is_dir():
@@ -122,20 +226,95 @@ def check_writable(path: str | os.PathLike[str], what: str, streams_ok: bool = F
     return target
 
 
+def _check_descriptor(path: Path, what: str) -> None:
+    """A descriptor of this process that ``path`` names must be open for writing (one of another process must exist)."""
+    fd = own_descriptor(path)
+    if fd is None:
+        os.stat(path)  # another process's descriptor: it must at least be there
+        return
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    except OSError:
+        raise OutputError(f"{what} {path}: file descriptor {fd} is not open",
+                          f"open it for writing in the shell (e.g. {fd}>>log.jsonl) or give the path of a file") from None
+    if flags & os.O_ACCMODE == os.O_RDONLY:
+        raise OutputError(f"{what} {path}: file descriptor {fd} is open for reading only",
+                          f"open it for writing in the shell (e.g. {fd}>>log.jsonl) or give the path of a file")
+
+
+def check_not_input(path: str | os.PathLike[str], what: str, inputs: Mapping[str, str | os.PathLike[str]]) -> None:
+    """Refuse an output that is one of the files the run reads (``inputs``: how messages name each -> its path)."""
+    for label, source in inputs.items():
+        if same_file(path, source):
+            raise OutputError(f"{what} {path} is the same file as {label} {source}, which this run reads",
+                              f"choose another path for {what}")
+
+
+def check_replaceable(path: str | os.PathLike[str], what: str, is_ours: Callable[[Path], bool], ours: str) -> None:
+    """Refuse an existing, non-empty file at ``path`` that ``is_ours`` does not recognise as ``ours``.
+
+    rnntui replaces only files it wrote (an empty file holds nothing to
+    lose); ``ours`` says what such a file is, e.g. "an rnntui checkpoint".
+    A stream is not a file to replace, and is left to :func:`check_writable`.
+    """
+    if is_stream(path):
+        return
+    target = final_target(path, what)
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(info.st_mode) and info.st_size and not is_ours(target):
+        raise OutputError(f"{what} {path} exists and is not {ours}",
+                          "choose another path, or move that file away first: rnntui replaces only files it wrote")
+
+
+def _read_member(archive: zipfile.ZipFile, key: str) -> np.ndarray:
+    with archive.open(f"{key}.npy") as member:
+        return np.lib.format.read_array(member, allow_pickle=False)
+
+
+def checkpoint_iterations(path: str | os.PathLike[str]) -> int | None:
+    """The iterations an rnntui checkpoint at ``path`` holds; None when ``path`` holds no checkpoint of ours.
+
+    Cheap: only the two small members naming the format and the count are read.
+    """
+    from .checkpoint import FORMAT  # here, not above: checkpoint.py imports this module
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if str(_read_member(archive, "format")) != FORMAT:
+                return None
+            return int(_read_member(archive, "iteration"))
+    except (OSError, EOFError, KeyError, ValueError, TypeError, NotImplementedError, zipfile.BadZipFile):
+        return None
+
+
+def holds_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """``path`` holds an rnntui checkpoint (see :func:`checkpoint_iterations`)."""
+    return checkpoint_iterations(path) is not None
+
+
+def first_bytes(path: str | os.PathLike[str], size: int) -> bytes:
+    """Up to ``size`` bytes from the start of the file at ``path`` (empty when it cannot be read)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
+
+
 def check_distinct_outputs(save: str | os.PathLike[str] | None, log: str | os.PathLike[str] | None) -> None:
     """Refuse ``--save`` and ``--log`` naming the same file (through links, hard links included)."""
     if save is None or log is None:
         return
-    same = os.path.realpath(save) == os.path.realpath(log)
-    if not same and os.path.exists(save) and os.path.exists(log):
-        same = os.path.samefile(save, log)
-    if same:
+    if os.path.realpath(save) == os.path.realpath(log) or same_file(save, log):
         raise OutputError(f"--save {save} and --log {log} are the same file", "give them different paths")
 
 
 def _write_error(path: Path, err: OSError) -> OutputError:
     reason = err.strerror or str(err)
-    return OutputError(f"cannot write {path} ({reason})", "free some space, fix the permissions or choose another path")
+    return OutputError(f"cannot write {path} ({reason})", os_error_advice(err))
 
 
 def _sync_folder(folder: Path) -> None:
@@ -253,14 +432,28 @@ def write_rescue(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
     raise OutputError(f"cannot write {path} nor a rescue copy in {', '.join(failures)}", "free some space and save again")
 
 
+def _open_for_lines(path: Path, append: bool) -> BinaryIO:
+    """An unbuffered file for :class:`LineLog` (unbuffered: a failing write shows at once)."""
+    fd = own_descriptor(path)
+    if fd is not None:
+        return open(os.dup(fd), "wb", buffering=0)  # wraps the duplicate: nothing is opened, nothing truncated
+    if is_stream(path):
+        return open(path, "ab", buffering=0)
+    return open(path, "ab" if append else "wb", buffering=0)
+
+
 class LineLog:
     """A text file written a line at a time; each line reaches the file before :meth:`write_line` returns.
 
     ``LineLog(path, append)`` opens (or creates) the file, truncating it
-    unless ``append``. The first write that fails (disk full, /dev/full, a
-    closed pipe) raises :class:`OutputError` with one line; so does every
-    later write. :meth:`close` never raises after a failed write, and may
-    be called any number of times.
+    unless ``append``. A stream is never truncated: a descriptor of this
+    process (/dev/stdout, /dev/fd/N) is written through a duplicate of it,
+    so the log shares its position with what else goes there (``> f`` and
+    ``>> f`` alike), and a FIFO or a device is opened to append. The first
+    write that fails (disk full, /dev/full, a reader that went away) raises
+    :class:`OutputError` with one line; so does every later write.
+    :meth:`close` never raises after a failed write, and may be called any
+    number of times.
     """
 
     def __init__(self, path: str | os.PathLike[str], append: bool = False, what: str = "--log") -> None:
@@ -268,9 +461,9 @@ class LineLog:
         self.what = what
         self._error: OutputError | None = None
         try:
-            self._file = open(self.path, "ab" if append else "wb", buffering=0)  # unbuffered: errors show at once
+            self._file = _open_for_lines(self.path, append)
         except OSError as err:
-            raise OutputError(f"cannot write {what} {self.path} ({err.strerror})", "choose another path") from None
+            raise OutputError(f"cannot write {what} {self.path} ({err.strerror})", os_error_advice(err)) from None
 
     def write_line(self, text: str) -> None:
         """Write ``text`` and a newline."""
@@ -283,9 +476,8 @@ class LineLog:
                 data = data[written:]
         except (OSError, ValueError) as err:  # ValueError: written after close
             reason = getattr(err, "strerror", None) or str(err)
-            self._error = OutputError(
-                f"cannot write {self.what} {self.path} ({reason})", "free some space or choose another path"
-            )
+            advice = os_error_advice(err) if isinstance(err, OSError) else "choose another path"
+            self._error = OutputError(f"cannot write {self.what} {self.path} ({reason})", advice)
             raise self._error from None
 
     def close(self) -> None:
@@ -296,7 +488,7 @@ class LineLog:
             self._file.close()
         except OSError as err:
             if self._error is None:
-                self._error = OutputError(f"cannot finish {self.what} {self.path} ({err.strerror})", "check the disk")
+                self._error = OutputError(f"cannot finish {self.what} {self.path} ({err.strerror})", os_error_advice(err))
                 raise self._error from None
 
     def __enter__(self) -> "LineLog":

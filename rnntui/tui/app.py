@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Iterable
 
@@ -11,6 +13,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from ..engine.control import Controller, EngineLost, Mirror, start_engine_process, start_in_thread
+from ..engine.files import OutputError, check_not_input, check_replaceable, check_writable, holds_checkpoint, printable
 from ..engine.session import Session
 from .dialogs import ConfirmDialog, TextPrompt
 from .drawing import count
@@ -26,9 +29,12 @@ class RnntuiApp(App):
     CSS_PATH = Path(__file__).with_name("rnntui.tcss")  # absolute: subclasses live elsewhere
     TITLE = "rnntui"
 
-    def __init__(self, controller: Controller) -> None:
+    def __init__(self, controller: Controller, inputs: Mapping[str, str] | None = None) -> None:
+        """``inputs``: the files this run reads (FILE, --resume), by how messages name them; ctrl+s never writes
+        over one of them (the checkpoint resumed from excepted: saving over it is the resume workflow)."""
         super().__init__()
         self.controller = controller
+        self.inputs = dict(inputs or {})
         self.closing = False  # quitting has begun: keys typed after it are ignored
 
     async def on_event(self, event: events.Event) -> None:
@@ -84,7 +90,8 @@ class RnntuiApp(App):
             else:
                 self._save(path)
 
-        self.push_screen(TextPrompt("Save checkpoint to:", str(self.default_save_path()), check=_check_save_path), chosen)
+        check = partial(check_save_path, inputs={k: v for k, v in self.inputs.items() if k != "--resume"})
+        self.push_screen(TextPrompt("Save checkpoint to:", str(self.default_save_path()), check=check), chosen)
 
     def _save(self, path: Path) -> None:
         saved = self.main.command(self.controller.save, path)
@@ -134,14 +141,27 @@ def quit_question(mirror: Mirror) -> str:
     return f"Not saved since the last save: {', '.join(lost)}. Quit anyway?"
 
 
-def _check_save_path(value: str) -> str | None:
+def check_save_path(value: str, inputs: Mapping[str, str] | None = None) -> str | None:
+    """Why a checkpoint cannot be saved at ``value`` (names shown with control characters escaped), or None.
+
+    As ``--save`` is checked: the folder must take new files; a folder, a
+    stream (/dev/stdout, a FIFO, a device), a name the system refuses (too
+    long), one of ``inputs`` (the files the run reads) or an existing file
+    that is not a checkpoint is no place for one. An existing checkpoint is
+    left to the question that asks before overwriting it.
+    """
     if not value:
         return "type a file name, e.g. run.npz"
-    path = Path(value).expanduser()
-    if path.is_dir():
-        return f"{path} is a folder; add a file name"
-    if not path.parent.exists():
-        return f"folder {path.parent} does not exist"
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:  # ~name of no user
+        return f"{printable(value)}: no such user's home folder; give the path of a file"
+    try:
+        check_writable(path, "checkpoint")
+        check_not_input(path, "checkpoint", inputs or {})
+        check_replaceable(path, "checkpoint", holds_checkpoint, "an rnntui checkpoint")
+    except OutputError as err:
+        return printable(str(err))
     return None
 
 
@@ -152,11 +172,12 @@ def start_controller(session: Session) -> Controller:
     return start_engine_process(session)
 
 
-def run_app(session: Session) -> int:
-    """Open the debugger on ``session``; returns the exit status. The engine ends with the app."""
+def run_app(session: Session, inputs: Mapping[str, str] | None = None) -> int:
+    """Open the debugger on ``session`` (``inputs``: see RnntuiApp); returns the exit status. The engine ends
+    with the app."""
     controller = start_controller(session)
     try:
-        app = RnntuiApp(controller)
+        app = RnntuiApp(controller, inputs)
         result = app.run()
     finally:
         controller.close()

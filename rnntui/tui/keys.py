@@ -36,7 +36,7 @@ MAIN_KEYS: tuple[Key, ...] = (
     Key("r", "r", "toggle_run", "Run", "run continuously / pause (pause takes effect within one iteration)",
         "Run / pause"),
     Key("n", "n", "run_n", "Run N", "run N iterations (asks for N)", "Run N iterations"),
-    Key("ctrl+s", "ctrl+s", "save", "Save", "save a checkpoint (atomic; asks before overwriting another file)",
+    Key("ctrl+s", "ctrl+s", "save", "Save", "save a checkpoint (atomic; asks before replacing a checkpoint, refuses the text or any other file)",
         "Save checkpoint"),
     Key("question_mark", "?", "help", "Help", "help: every key, every panel, the equations", "Help"),
     Key("q", "q", "quit", "Quit", "quit (asks first if a save would keep more: iterations, evaluations, changes)", "Quit"),
