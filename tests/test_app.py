@@ -413,6 +413,20 @@ async def test_the_footer_refits_when_the_terminal_narrows():
         assert keys_part.rstrip().endswith("s Sample") and "Temp" not in keys_part and "h " not in keys_part
 
 
+@pytest.mark.parametrize("dialog_key", ["ctrl+s", "b"])
+async def test_the_footer_behind_a_dialog_keeps_its_keys_whole(dialog_key):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        await pilot.pause()
+        before = screen_lines(app)[-1]
+        await pilot.press(dialog_key)
+        await wait_for(pilot, lambda: app.screen is not app.main, "the dialog")
+        await pilot.pause()
+        await pilot.pause()
+        assert screen_lines(app)[-1] == before
+
+
 async def test_palette_commands_run_their_actions():
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -20,11 +20,13 @@ class WholeKeysFooter(Footer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._widths: dict[int, int] = {}  # id(child) -> cells it takes with its margins, measured while shown
+        self._widths: dict[tuple, int] = {}  # signature(child) -> cells it takes with its margins, once shown
 
     async def recompose(self) -> None:
         await super().recompose()
-        self._widths.clear()
+        # Fit at once with the widths measured before: while a dialog is open the screen below is not
+        # laid out again, so a footer waiting for its new keys' sizes would show them cut meanwhile.
+        self._fit()
         self.call_after_refresh(self._measure_and_fit)
 
     def on_resize(self) -> None:
@@ -43,24 +45,35 @@ class WholeKeysFooter(Footer):
         return entries
 
     @staticmethod
+    def _signature(widget: Widget) -> tuple:
+        """What a footer child shows, which fixes its width: the same key recomposed has the same signature."""
+        # Textual does not export its footer's widget classes: they are told apart by their names
+        kind = type(widget).__name__
+        if kind == "FooterKey":
+            return (kind, widget.key, widget.key_display, widget.description)
+        if kind == "KeyGroup":
+            return (kind, *(WholeKeysFooter._signature(child) for child in widget.children))
+        return (kind, str(getattr(widget, "content", "")))
+
+    @staticmethod
     def _cells(widget: Widget) -> int:
         return widget.outer_size.width + widget.styles.margin.width
 
     def _measure_and_fit(self) -> None:
         for child in self.children:
             if child.display and child.outer_size.width:
-                self._widths[id(child)] = self._cells(child)
+                self._widths[self._signature(child)] = self._cells(child)
         self._fit()
 
     def _fit(self) -> None:
         if not self._widths:
             return
-        palette = sum(self._widths.get(id(c), 0) for c in self.children if c.has_class(PALETTE_CLASS))
+        palette = sum(self._widths.get(self._signature(c), 0) for c in self.children if c.has_class(PALETTE_CLASS))
         room = self.size.width - palette
         used = 0
         full = False
         for entry in self._entries():
-            width = sum(self._widths.get(id(part), 0) for part in entry)
+            width = sum(self._widths.get(self._signature(part), 0) for part in entry)
             full = full or used + width > room
             for part in entry:
                 part.display = not full
