@@ -221,9 +221,20 @@ async def test_a_burst_of_keys_moves_by_every_press():
         panel = app.panel
         for _ in range(5):  # handled before the owner binds any move back, as keys arriving at once
             panel.action_move_cursor(1)
-        assert panel.cursor_t == 7
+        assert panel.cursor_t == 2  # drawn where the owner puts it, with every other panel showing the cursor
         await pilot.pause()
         assert app.moves == [3, 4, 5, 6, 7] and panel.cursor_t == 7
+
+
+async def test_a_burst_past_the_last_timestep_stops_there():
+    last = fixed_run(WIDE_STEPS)[1][-1].seq_length - 1  # the last timestep of the record fixed_app shows
+    app = fixed_app(WIDE_STEPS, cursor_t=last - 1)
+    async with app.run_test(size=(80, 12)) as pilot:
+        panel = app.panel
+        for _ in range(4):
+            panel.action_move_cursor(1)
+        await pilot.pause()
+        assert app.moves == [last] * 4 and panel.cursor_t == last
 
 
 async def test_click_on_a_character_posts_its_timestep():

@@ -124,12 +124,15 @@ class InputWindow(Panel):
 
     # --- keys and mouse ----------------------------------------------------
     def action_move_cursor(self, delta: int) -> None:
-        """Move the cursor ``delta`` timesteps: here at once, and as a move for the owner to add."""
+        """Move the cursor ``delta`` timesteps: sent as a move for the owner to add to its own cursor.
+
+        The panel waits for the owner to bind the new position back rather than
+        drawing it at once: drawn alone, it took the next frame, and the other
+        panels showing the cursor had to wait a whole frame interval after it.
+        """
         if self.record is None:
             return
-        t = self.clamp_t(self.clamp_t(self.cursor_t) + delta)
-        if t != self.cursor_t:
-            self.cursor_t = t
+        if self.clamp_t(self.clamp_t(self.cursor_t) + delta) != self.cursor_t:
             self.post_message(CursorMoved(delta, relative=True))
 
     def action_jump_cursor(self, t: int) -> None:
@@ -149,13 +152,9 @@ class InputWindow(Panel):
             self._post_cursor(view.first + offset.x - view.col)
 
     def _post_cursor(self, t: int) -> None:
-        """Move to timestep ``t`` here at once, and tell the owner."""
-        if self.record is None:
-            return
-        t = self.clamp_t(t)
-        if t != self.cursor_t:
-            self.cursor_t = t
-            self.post_message(CursorMoved(t))
+        """Ask the owner to move the cursor to timestep ``t`` (drawn when it binds it back, as a key's move)."""
+        if self.record is not None and self.clamp_t(t) != self.cursor_t:
+            self.post_message(CursorMoved(self.clamp_t(t)))
 
     # --- drawing ---------------------------------------------------------
     def render(self) -> Text:
