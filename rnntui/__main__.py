@@ -2,7 +2,7 @@
 
 import sys
 
-from rnntui.cli import main
+from rnntui.entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

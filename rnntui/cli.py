@@ -28,6 +28,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +134,10 @@ def _byte_size(text: str) -> int:
     try:
         value = float(cleaned[: len(cleaned) - len(unit)]) * _SIZE_UNITS[unit]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a size such as 2G, 500M or 1048576, got {text!r}") from None
-    if not value >= 1 or value != value:
+        value = math.nan
+    if not math.isfinite(value):  # also inf and 1e400, which no int can hold
+        raise argparse.ArgumentTypeError(f"expected a size such as 2G, 500M or 1048576, got {text!r}")
+    if value < 1:
         raise argparse.ArgumentTypeError(f"expected a size of at least 1 byte, got {text!r}")
     return int(value)
 
@@ -356,6 +359,12 @@ def parse_or_exit(parser: Parser, argv: list[str], intermixed: bool = False
     return _parse(parser, argv, intermixed)
 
 
+def print_report(lines: Iterable[str]) -> None:
+    """A text report on stdout, a line at a time, with any control character in it (from a file name, a
+    feature's pattern, the text itself) written as an escape: it cannot move the cursor or clear the screen."""
+    print("\n".join(printable(line) for line in lines), flush=True)
+
+
 def print_json(value: object) -> None:
     """One JSON object on stdout; NaN and infinity, which JSON lacks, are written as null."""
     print(json.dumps(_json_ready(value), allow_nan=False, ensure_ascii=False), flush=True)
@@ -417,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
-        return EXIT_FAILED
+        _error(str(STDOUT_CLOSED))
+        return EXIT_USAGE
     except MemoryError as err:
         _error(f"not enough memory{f' ({err})' if str(err) else ''}; {MEMORY_ADVICE}")
         return EXIT_USAGE
@@ -492,6 +502,10 @@ def _error(message: str) -> None:
     """Print ``rnntui: error: message`` as one line on stderr (control characters in it, in a file name say,
     written as escapes)."""
     print(f"rnntui: error: {printable(message.strip())}", file=sys.stderr, flush=True)
+
+
+STDOUT_CLOSED = OutputError("standard output was closed: its reader went away",
+                            "keep the reader running until the command ends, or redirect the output to a file")
 
 
 def _silence_stdout() -> None:
@@ -579,14 +593,22 @@ def check_output(path: str, what: str, args: argparse.Namespace, is_ours, ours: 
     check_replaceable(path, what, is_ours, ours)
 
 
+STDOUT_NAME = "-"  # --log - is standard output, as for most tools; --save - is refused (no checkpoint goes there)
+
+
 def check_train_outputs(args: argparse.Namespace) -> None:
     """--save and --log of ``rnntui train``: writable, none a file the run reads or that is not rnntui's own,
     no checkpoint replaced unless resumed from or --overwrite, not one file for both."""
+    if args.save == STDOUT_NAME:
+        raise OutputError("--save - would send the checkpoint to standard output, where no checkpoint can go",
+                          "give a file name (./- for a file named '-')")
+    if args.log == STDOUT_NAME:
+        args.log = "/dev/stdout"
     if args.save is not None:
         check_output(args.save, "--save", args, holds_checkpoint, "an rnntui checkpoint", may_be=("--resume",))
         _check_keeps_checkpoint(args)
     if args.log is not None:
-        check_output(args.log, "--log", args, is_metrics_log, 'an rnntui log (JSON lines with "iteration")',
+        check_output(args.log, "--log", args, is_metrics_log, f"an rnntui log (JSON lines with {', '.join(LOG_FIELDS)})",
                      streams_ok=True)
     check_distinct_outputs(args.save, args.log)
 
@@ -603,13 +625,13 @@ def _check_keeps_checkpoint(args: argparse.Namespace) -> None:
 
 
 def is_metrics_log(path: str | os.PathLike[str]) -> bool:
-    """The file at ``path`` starts like a log of ``rnntui train --log``: a JSON object with an "iteration"."""
+    """The file at ``path`` starts like a log of ``rnntui train --log``: a JSON object with every LOG_FIELDS key."""
     first_line = first_bytes(path, LOG_PEEK_BYTES).split(b"\n", 1)[0]
     try:
         entry = json.loads(first_line)
     except ValueError:
         return False
-    return isinstance(entry, dict) and LOG_KEY in entry
+    return isinstance(entry, dict) and all(field in entry for field in LOG_FIELDS)
 
 
 def describe_breakpoints(breakpoints: BreakpointSet) -> str:
@@ -625,19 +647,19 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-LOG_KEY = "iteration"  # every line of the metrics log has it: how an existing file is known for a log
+LOG_FIELDS = ("iteration", "loss", "smooth_loss", "grad_norm", "clipped_norm")  # on every line of the metrics log
 
 
 def metrics_json(record: StepRecord, evaluation: Evaluation | None = None) -> str:
     """One JSON line of the log: iteration, loss, smooth_loss, grad_norm, clipped_norm; train_bpc and
     val_bpc on the iterations evaluated (val_bpc null without a held-out part)."""
-    entry = {
-        LOG_KEY: record.iteration,
-        "loss": _finite_or_none(record.loss),
-        "smooth_loss": _finite_or_none(record.smooth_loss),
-        "grad_norm": {name: _finite_or_none(record.grad_norms[name]) for name in PARAM_NAMES},
-        "clipped_norm": {name: _finite_or_none(record.clipped_norms[name]) for name in PARAM_NAMES},
-    }
+    entry = dict(zip(LOG_FIELDS, (
+        record.iteration,
+        _finite_or_none(record.loss),
+        _finite_or_none(record.smooth_loss),
+        {name: _finite_or_none(record.grad_norms[name]) for name in PARAM_NAMES},
+        {name: _finite_or_none(record.clipped_norms[name]) for name in PARAM_NAMES},
+    )))
     if evaluation is not None:
         entry["train_bpc"] = _finite_or_none(evaluation.train_bpc)
         entry["val_bpc"] = None if evaluation.val_bpc is None else _finite_or_none(evaluation.val_bpc)
@@ -796,9 +818,9 @@ def run_training(session: Session, args: argparse.Namespace) -> int:
                 result = session.run(total, lambda: stop.requested, on_record)
             except KeyboardInterrupt:  # a second Ctrl+C: stop at once
                 result = RunResult(progress.done, RunEnd.PAUSED)
-            except OutputError as err:  # the iteration whose log line failed did train: count it
+            except (OutputError, BrokenPipeError) as err:  # the iteration whose line failed did train: count it
                 progress.done = session.trainer.iteration - first
-                failure, result = err, RunResult(progress.done, RunEnd.PAUSED)
+                failure, result = _output_failure(err), RunResult(progress.done, RunEnd.PAUSED)
     finally:
         if log is not None:
             try:
@@ -807,11 +829,20 @@ def run_training(session: Session, args: argparse.Namespace) -> int:
                 failure = failure or err
         progress.clear_bar()
     saved = session.save(args.save, rescue=True) if args.save else None
-    status = _finish(result, progress, session, saved, stopped_by=failure)
+    try:
+        status = _finish(result, progress, session, saved, stopped_by=failure)
+    except BrokenPipeError:  # the summary found stdout closed (the checkpoint is saved all the same)
+        _silence_stdout()  # nothing more can reach that reader; the interpreter's last flush must not fail
+        failure, status = failure or STDOUT_CLOSED, EXIT_USAGE
     if failure is not None or (saved is not None and saved.rescued):
         _error(str(failure) if failure is not None else saved.note)
         return EXIT_USAGE
     return status
+
+
+def _output_failure(err: OutputError | BrokenPipeError) -> OutputError:
+    """A failed write during training as the error to report: a progress line to a closed stdout is STDOUT_CLOSED."""
+    return err if isinstance(err, OutputError) else STDOUT_CLOSED
 
 
 def _print_start(progress: Progress, session: Session, args: argparse.Namespace) -> None:
@@ -847,7 +878,7 @@ def _finish(result: RunResult, progress: Progress, session: Session, saved: Save
     )
     if saved is not None:
         summary += f"; saved {saved.path}" if saved.note is None else f"; {saved.note}"
-    print(summary, file=sys.stdout, flush=True)
+    print(printable(summary), file=sys.stdout, flush=True)
     if result.end is RunEnd.DIVERGED:
         print(f"rnntui: {divergence_message(session)}", file=sys.stderr, flush=True)
         return EXIT_FAILED

@@ -158,24 +158,34 @@ async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp
         assert not app.session.dirty
         other = tmp_path / "other.npz"
         other.write_bytes(target.read_bytes())  # another run's checkpoint
-        await pilot.press("space", "ctrl+s")
-        await pilot.pause()
-        app.screen.query_one("Input").value = str(other)
-        await pilot.press("enter")
-        await pilot.pause()
+        await pilot.press("space")
+        await type_save_path(pilot, app, other)
         assert isinstance(app.screen, ConfirmDialog)
-        await pilot.press("n")
+        question = str(app.screen.query_one(Label).content)
+        assert question == f"{other} holds a checkpoint after 3 iterations; this run is after 4 iterations. Replace it?"
+        await pilot.press("enter")  # a second Enter typed ahead cancels: replacing is never the default
         await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
         assert other.read_bytes() == target.read_bytes()
+        for answer in ("n", "y"):
+            await type_save_path(pilot, app, other)
+            await pilot.press(answer)
+            await pilot.pause()
+        await wait_for(pilot, lambda: load_checkpoint(other, app.session.trainer.corpus).iteration == 4, "the replacement")
 
 
-async def save_prompt_refusal(pilot, app, path: Path) -> str:
-    """Type ``path`` into ctrl+s's prompt; the one-line refusal the prompt shows (it stays open)."""
+async def type_save_path(pilot, app, path: Path) -> None:
+    """ctrl+s, ``path`` typed into its prompt, enter."""
     await pilot.press("ctrl+s")
     await pilot.pause()
     app.screen.query_one("Input").value = str(path)
     await pilot.press("enter")
     await pilot.pause()
+
+
+async def save_prompt_refusal(pilot, app, path: Path) -> str:
+    """Type ``path`` into ctrl+s's prompt; the one-line refusal the prompt shows (it stays open)."""
+    await type_save_path(pilot, app, path)
     assert isinstance(app.screen, TextPrompt), "the prompt closed: the path was accepted"
     error = str(app.screen.query_one("#error").content)
     await pilot.press("escape")

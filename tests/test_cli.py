@@ -631,8 +631,11 @@ def test_endless_devices_and_unknown_encodings_are_refused(capsys, tmp_path):
     big.write_text("abc" * 1000)
     status, _, err = run(capsys, "train", big, "--max-bytes", "1K")
     assert_one_line_error(status, err, "larger than 1 KiB", "--max-bytes")
-    status, _, err = run(capsys, "train", big, "--max-bytes", "lots")
-    assert_one_line_error(status, err, "--max-bytes", "2G")
+    for size in ("lots", "inf", "1e400", "-inf", "nan"):
+        status, _, err = run(capsys, "train", big, "--max-bytes", size)
+        assert_one_line_error(status, err, "--max-bytes", "2G", repr(size))
+    status, _, err = run(capsys, "train", big, "--max-bytes", "0.5")
+    assert_one_line_error(status, err, "--max-bytes", "at least 1 byte")
     assert run(capsys, "train", big, "--max-bytes", "1M", *SMALL, "--iterations", 1, "--quiet")[0] == 0
 
 
@@ -725,6 +728,11 @@ def test_log_replaces_its_own_log_but_no_other_file(capsys, corpus_file, tmp_pat
     notes.write_text('{"loss": 1}\nnot a log\n', encoding="utf-8")
     status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--log", notes)
     assert_refused_untouched(status, out, err, notes, b'{"loss": 1}\nnot a log\n', "--log", "not an rnntui log")
+    other_tool = tmp_path / "other.jsonl"  # another program's log that also counts iterations
+    other_tool.write_text('{"iteration": 5, "mine": "important"}\n', encoding="utf-8")
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--log", other_tool)
+    assert_refused_untouched(status, out, err, other_tool, b'{"iteration": 5, "mine": "important"}\n', "--log",
+                             "not an rnntui log")
     assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 5, "--log", log, "--quiet")[0] == 0
     assert run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--log", log, "--quiet")[0] == 0
     assert [json.loads(line)["iteration"] for line in log.read_text().splitlines()] == [0, 1]  # overwritten
@@ -799,6 +807,59 @@ def test_a_log_on_stdout_into_a_pipe_is_accepted(corpus_file):
     lines = result.stdout.splitlines()
     assert [json.loads(line)["iteration"] for line in lines[:-1]] == [0, 1, 2]
     assert lines[-1].startswith("done: 3 iterations")
+
+
+def stdout_closed_after_one_line(corpus_file: Path, *argv: str) -> tuple[int, str]:
+    """Run rnntui train with stdout a pipe whose reader reads one line and goes away (``| head -n 1``)."""
+    process = subprocess.Popen([sys.executable, "-m", "rnntui", "train", str(corpus_file), *SMALL, *argv],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    return process.returncode, err
+
+
+@pytest.mark.parametrize("output", [("--log", "/dev/stdout", "--quiet"), ("--sample-every", "1")])
+def test_a_stdout_whose_reader_went_away_stops_training_says_so_and_keeps_the_checkpoint(corpus_file, tmp_path,
+                                                                                          output):
+    saved = tmp_path / "run.npz"
+    status, err = stdout_closed_after_one_line(corpus_file, "--iterations", "100000", "--save", str(saved), *output)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("rnntui: error:") and "reader went away" in err and "Traceback" not in err
+    iterations = int(read_checkpoint(saved)["iteration"])
+    assert 1 <= iterations < 100000  # stopped early, and what it trained is kept
+
+
+def test_a_dash_is_standard_output_for_the_log_and_refused_for_a_checkpoint(capsys, corpus_file, tmp_path,
+                                                                            monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    status, out, err = run(capsys, "train", corpus_file, *SMALL, "--iterations", 2, "--save", "-")
+    assert_one_line_error(status, err, "--save -", "standard output", "./-")
+    assert list(here.iterdir()) == [] and out == ""
+    result = train_process(corpus_file, "--iterations", "2", "--log", "-", "--quiet", capture_output=True, cwd=here)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["iteration"] for line in result.stdout.splitlines()[:-1]] == [0, 1]
+    assert list(here.iterdir()) == []  # no file named '-'
+
+
+def test_ctrl_c_while_the_program_loads_ends_it_without_a_traceback(corpus_file):
+    interrupt_while_loading = (  # Ctrl+C as NumPy starts to load (the moment rnntui.cli is imported)
+        "import importlib.abc, os, signal, sys\n"
+        "class CtrlC(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'numpy':\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "sys.meta_path.insert(0, CtrlC())\n"
+        "from rnntui.entry import main\n"
+        "sys.argv[1:] = ['train', sys.argv[1]]\n"
+        "sys.exit(main())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", interrupt_while_loading, str(corpus_file)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == -signal.SIGINT  # ended by the signal, as the shell reports with status 130
+    assert result.stderr == "" and result.stdout == ""
 
 
 def test_empty_names_are_called_empty(capsys, corpus_file):

@@ -267,3 +267,25 @@ def test_a_checkpoint_of_another_text_with_the_same_characters_is_noted(capsys, 
     assert status == 0
     notice = open_session(Corpus.from_path(shuffled), resume=ckpt).notices[-1]
     assert "differs from the text" in notice and f"note: {notice}" in err.splitlines()
+
+
+def test_control_characters_of_names_patterns_and_the_text_never_reach_the_terminal_raw(capsys, tmp_path):
+    text = tmp_path / "co\x1bX\n.txt"
+    text.write_text("ab\x1b[2Jcd\x07 hello world hello\n" * 20, encoding="utf-8")
+    status, out, _ = run(capsys, "analyze", text, *SMALL, "--unit", "0", "--top", "3",
+                         "--feature", "regex:\x1b\\[2J")
+    assert status == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "co\\x1bX\\n.txt" in out  # the name, escaped
+    assert "␛" in out and "␇" in out  # the text's controls as their pictures in the contexts
+    status, out, _ = run(capsys, "eval", text, *SMALL)
+    assert status == 0 and "\x1b" not in out and "co\\x1bX\\n.txt" in out
+    status, out, _ = run(capsys, "whatif", text, *SMALL, "--edit", "2=a")
+    assert status == 0 and "\x1b" not in out and "\x07" not in out
+
+
+def test_the_training_summary_escapes_the_checkpoint_name(capsys, tmp_path):
+    saved = tmp_path / "e\x1b[31mx\n.npz"
+    status, out, _ = run(capsys, "train", BRACKETS, *SMALL, "--iterations", 2, "--quiet", "--save", saved)
+    assert status == 0 and saved.exists()
+    assert out.count("\n") == 1 and "\x1b" not in out and "e\\x1b[31mx\\n.npz" in out

@@ -149,6 +149,52 @@ def test_a_link_loop_is_refused(tmp_path):
     assert "loops" in one_line(err)
 
 
+def test_a_link_through_a_missing_folder_is_refused_even_when_its_text_cancels_out(tmp_path, small_trainer):
+    victim = tmp_path / "victim.npz"
+    victim.write_bytes(b"another run")
+    trick = tmp_path / "trick"
+    trick.symlink_to("nosuchdir/../victim.npz")  # the system cannot follow it: nosuchdir does not exist
+    assert not trick.exists()
+    with pytest.raises(OutputError) as err:
+        check_writable(trick, "--save")
+    assert "nosuchdir/.. does not exist" in one_line(err)
+    with pytest.raises(OutputError):
+        files.write_atomically(trick, lambda fh: fh.write(b"new"), "--save")
+    assert victim.read_bytes() == b"another run"
+
+
+def test_a_folder_that_is_a_link_loop_is_named_as_such(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(OutputError) as err:
+        check_writable(tmp_path / "a" / "x.npz", "--save")
+    assert "symbolic link that leads to no folder" in one_line(err) and "create it" not in one_line(err)
+
+
+@pytest.mark.parametrize("name", ["new.npz/", "sub/"])
+def test_a_name_ending_with_a_separator_names_a_folder_and_is_refused(tmp_path, name):
+    with pytest.raises(OutputError) as err:
+        check_writable(f"{tmp_path}/{name}", "--save")
+    assert "ends with '/'" in one_line(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_immutable_file_is_refused_before_training(tmp_path):
+    import shutil
+    import subprocess
+
+    target = tmp_path / "kept.npz"
+    target.write_bytes(b"kept")
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(target)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not available here (needs root and a filesystem with inode flags)")
+    try:
+        with pytest.raises(OutputError) as err:
+            check_writable(target, "--save")
+        assert "immutable or append-only" in one_line(err) and "chattr" in one_line(err)
+    finally:
+        subprocess.run(["chattr", "-i", str(target)], check=True)
+
+
 # --- atomic writes through links ---------------------------------------------------------------------
 
 

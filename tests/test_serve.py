@@ -296,7 +296,8 @@ def assert_one_line_error(status: int, out: str, err: str, *fragments: str) -> N
         (["--no-such-flag"], ["--no-such-flag"]),
         (["--learning-rate", "-1"], ["--learning-rate"]),
         (["--break", "loss >> 3"], ["bad breakpoint"]),
-        (["--host", "no-such-host.invalid"], ["--host no-such-host.invalid"]),
+        (["--host", "no-such-host.invalid"], ["--host 'no-such-host.invalid' is not an address"]),
+        (["--host", ""], ["--host '' is not an address"]),
     ],
 )
 def test_bad_flags(capsys, argv, fragments):

@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
     if args.json:
         cli.print_json(analysis.to_dict())
     else:
-        print("\n".join(report_lines(analysis, trainer.training_corpus.name, args.top)), flush=True)
+        cli.print_report(report_lines(analysis, trainer.training_corpus.name, args.top))
     return cli.EXIT_OK
 
 

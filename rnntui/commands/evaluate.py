@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     if args.json:
         cli.print_json(report.to_dict())
     else:
-        print("\n".join(report_lines(report, trainer.corpus.name, len(trainer.corpus))), flush=True)
+        cli.print_report(report_lines(report, trainer.corpus.name, len(trainer.corpus)))
     return cli.EXIT_OK
 
 

@@ -103,7 +103,7 @@ def check_port_free(host: str, port: int) -> None:
     try:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as err:
-        raise RnntuiError(f"--host {host} is not an address of this machine ({err.strerror})",
+        raise RnntuiError(f"--host {host!r} is not an address of this machine ({err.strerror})",
                           "give an address such as 127.0.0.1 or 0.0.0.0") from None
     for family, kind, proto, _, address in addresses:
         with socket.socket(family, kind, proto) as probe:

@@ -59,5 +59,5 @@ def main(argv: list[str]) -> int:
     if args.json:
         cli.print_json(whatif_json(trainer.iteration, position, before, after, scan))
     else:
-        print(whatif_report(trainer.iteration, position, before, after, vocab, scan), flush=True)
+        cli.print_report(whatif_report(trainer.iteration, position, before, after, vocab, scan).split("\n"))
     return cli.EXIT_OK

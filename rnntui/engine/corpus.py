@@ -17,6 +17,19 @@ MAX_CORPUS_BYTES = 1 << 30  # a corpus file may hold at most this many bytes unl
 _CHUNK = 1 << 20  # bytes decoded at a time on the general path, and read at a time from a pipe (1 MiB)
 _COUNT_CHUNK = 1 << 20  # elements counted at a time (np.bincount copies its input to intp)
 _N_CODEPOINTS = 0x110000  # every Unicode code point
+CONTROL_PICTURES = {  # how a control character of a text is shown, one visible character for one
+    **{chr(code): chr(0x2400 + code) for code in range(0x20)},  # Unicode's control pictures: ␀ ␁ ... ␛ ...
+    "\n": "⏎",  # newline: a return arrow reads better than ␊
+    "\t": "⇥",  # tab: rightwards arrow to bar
+    "\x7f": "␡",
+    **{chr(code): "◌" for code in range(0x80, 0xA0)},  # C1 controls have no pictures
+}
+_PICTURED = str.maketrans(CONTROL_PICTURES)
+
+
+def visible(text: str) -> str:
+    """``text`` with each control character as its picture (CONTROL_PICTURES): safe to print, same length."""
+    return text.translate(_PICTURED)
 
 
 def _code_dtype(vocab_size: int) -> np.dtype:

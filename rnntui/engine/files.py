@@ -160,15 +160,25 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 def final_target(path: str | os.PathLike[str], what: str = "output") -> Path:
     """The file a write to ``path`` lands on: ``path`` itself, or the end of its chain of symbolic links.
 
-    A link that (eventually) names itself raises :class:`OutputError`.
+    The chain is followed one link at a time as the system follows it: each
+    link's text is read relative to the link's folder, and ``..`` is taken
+    only through folders that exist (``realpath`` would cancel ``nosuchdir/..``
+    on paper and lead somewhere the system never writes). The end's folder is
+    resolved once it is known to exist. A chain longer than MAX_LINK_HOPS (a
+    loop) raises :class:`OutputError`.
     """
     path = Path(path)
     if not path.is_symlink():
         return path
-    target = Path(os.path.realpath(path))
-    if target.is_symlink():  # realpath stops where a chain of links loops
-        raise OutputError(f"{what} {path} is a symbolic link that loops back on itself", "give the path of a file")
-    return target
+    current = os.fspath(path)
+    for _ in range(MAX_LINK_HOPS):
+        current = os.path.join(os.path.dirname(current), os.readlink(current))
+        if not os.path.islink(current):
+            folder = os.path.dirname(current) or "."
+            if not os.path.isdir(folder):  # left as written: check_writable says the folder is missing
+                return Path(current)
+            return Path(os.path.realpath(folder)) / os.path.basename(current)
+    raise OutputError(f"{what} {path} is a symbolic link that loops back on itself", "give the path of a file")
 
 
 def check_writable(path: str | os.PathLike[str], what: str, streams_ok: bool = False) -> Path:
@@ -185,6 +195,8 @@ def check_writable(path: str | os.PathLike[str], what: str, streams_ok: bool = F
     """
     if not os.fspath(path):
         raise OutputError(f"{what} is an empty name", "give a file name")
+    if os.fspath(path).endswith(os.sep):  # checked before Path(), which drops the separator
+        raise OutputError(f"{what} {path} ends with '{os.sep}', which names a folder", "give a file name")
     try:
         return _check_writable(Path(path), what, streams_ok)
     except OSError as err:
@@ -202,14 +214,18 @@ def _check_writable(path: Path, what: str, streams_ok: bool) -> Path:
     target = final_target(path, what)
     folder = _folder(target)
     if not folder.is_dir():
+        missing, fix = "does not exist", "create it or choose another path"
+        if folder.is_symlink():
+            missing, fix = "is a symbolic link that leads to no folder", "fix the link or choose another path"
         if target == path:  # not a link
-            raise OutputError(f"{what} {path}: folder {folder} does not exist", "create it or choose another path")
-        raise OutputError(
-            f"{what} {path} links to {target}, whose folder {folder} does not exist", "create it or choose another path"
-        )
+            raise OutputError(f"{what} {path}: folder {folder} {missing}", fix)
+        raise OutputError(f"{what} {path} links to {target}, whose folder {folder} {missing}", fix)
     kind = _file_kind(target)
     if kind == "directory":
         raise OutputError(f"{what} {path} is a directory", "give a file name")
+    if kind == "regular file" and _unchangeable(target):
+        raise OutputError(f"{what} {path}: {target} is marked immutable or append-only, so it cannot be replaced",
+                          "clear the mark (chattr -i -a) or choose another path")
     if kind is not None and kind != "regular file":
         if streams_ok and kind in _STREAM_KINDS:
             return target
@@ -224,6 +240,29 @@ def _check_writable(path: Path, what: str, streams_ok: bool) -> Path:
             "make the folder writable or choose another path",
         ) from None
     return target
+
+
+FS_IOC_GETFLAGS = 0x80086601  # Linux: read an inode's flags (as lsattr does)
+UNCHANGEABLE_FLAGS = 0x10 | 0x20  # FS_IMMUTABLE_FL | FS_APPEND_FL: not even root may rename over such a file
+
+
+def _unchangeable(path: Path) -> bool:
+    """The file is immutable or append-only (``chattr +i``/``+a``), so renaming over it fails, even for root.
+
+    Elsewhere than Linux, or on a filesystem without such flags, nothing is known and False is returned.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        flags = bytearray(8)
+        fcntl.ioctl(fd, FS_IOC_GETFLAGS, flags)
+        return bool(int.from_bytes(flags[:4], "little") & UNCHANGEABLE_FLAGS)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _check_descriptor(path: Path, what: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .corpus import Corpus
+from .corpus import Corpus, visible
 from .corpus_pass import Chunk
 from .jit import njit
 from .record import frozen
@@ -28,7 +28,6 @@ TOP_K = 10  # positions kept per unit and direction
 HIST_BINS = 20  # bins of each unit's histogram of h over the text, across [-1, 1]
 CONTEXT_RADIUS = 20  # characters shown on each side of a position
 CONTEXT_MARKS = ("⟦", "⟧")  # around the character at the position (not brackets a text is likely to use)
-_VISIBLE = str.maketrans({"\n": "⏎", "\r": "␍", "\t": "⇥"})  # control characters that would break a line
 
 
 # --- streaming moments --------------------------------------------------------------
@@ -294,7 +293,7 @@ def context(corpus: Corpus, position: int, radius: int = CONTEXT_RADIUS) -> str:
     at = corpus.decode(position, position + 1)
     after = corpus.decode(position + 1, position + radius)
     opening, closing = CONTEXT_MARKS
-    return f"{before}{opening}{at}{closing}{after}".translate(_VISIBLE)
+    return visible(f"{before}{opening}{at}{closing}{after}")
 
 
 def unit_contexts(stats: UnitStats, corpus: Corpus, unit: int) -> UnitContexts:

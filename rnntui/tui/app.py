@@ -13,7 +13,15 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from ..engine.control import Controller, EngineLost, Mirror, start_engine_process, start_in_thread
-from ..engine.files import OutputError, check_not_input, check_replaceable, check_writable, holds_checkpoint, printable
+from ..engine.files import (
+    OutputError,
+    check_not_input,
+    check_replaceable,
+    check_writable,
+    checkpoint_iterations,
+    holds_checkpoint,
+    printable,
+)
 from ..engine.session import Session
 from .dialogs import ConfirmDialog, TextPrompt
 from .drawing import count
@@ -85,8 +93,9 @@ class RnntuiApp(App):
             path = Path(answer).expanduser()
             known = self.controller.mirror.save_path
             if path.exists() and (known is None or path != Path(known)):
-                question = f"{path} exists. Overwrite it?"
-                self.push_screen(ConfirmDialog(question, "Overwrite", "Cancel"), lambda yes: yes and self._save(path))
+                dialog = ConfirmDialog(replace_question(path, self.controller.mirror.iteration), "Replace", "Cancel",
+                                       enter_answers_yes=False)
+                self.push_screen(dialog, lambda yes: yes and self._save(path))
             else:
                 self._save(path)
 
@@ -131,6 +140,13 @@ class RnntuiApp(App):
             except EngineLost:
                 pass
         self.exit(0)
+
+
+def replace_question(path: Path, iteration: int) -> str:
+    """Whether to replace the checkpoint at ``path`` (another run's), saying what it holds and what replaces it."""
+    held = checkpoint_iterations(path)
+    holds = f"a checkpoint after {count(held, 'iteration')}" if held is not None else "a checkpoint"
+    return f"{printable(str(path))} holds {holds}; this run is after {count(iteration, 'iteration')}. Replace it?"
 
 
 def quit_question(mirror: Mirror) -> str:

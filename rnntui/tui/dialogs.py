@@ -97,7 +97,7 @@ def int_checker(minimum: int, maximum: int | None = None) -> Callable[[str], str
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    """A yes/no question; y/enter answers yes, n/escape answers no."""
+    """A yes/no question; y answers yes, n/escape no, enter the focused button (yes unless told otherwise)."""
 
     DEFAULT_CSS = modal_box_css("ConfirmDialog") + DIALOG_CSS.replace("{name}", "ConfirmDialog")
     BINDINGS = [
@@ -106,14 +106,17 @@ class ConfirmDialog(ModalScreen[bool]):
     ]
 
     def __init__(self, question: str, yes: str = "Yes", no: str = "No",
-                 decided: Callable[[bool], None] | None = None) -> None:
+                 decided: Callable[[bool], None] | None = None, enter_answers_yes: bool = True) -> None:
         """``decided`` is told the answer at once, before the dialog closes and its result
-        callback runs (keys typed ahead are handled in between)."""
+        callback runs (keys typed ahead are handled in between). Enter presses the focused
+        button: yes, or no when ``enter_answers_yes`` is False (for a question whose yes loses
+        something, so that a second Enter typed ahead does not)."""
         super().__init__()
         self._question = question
         self._yes = yes
         self._no = no
         self._decided = decided
+        self._focused = "#yes" if enter_answers_yes else "#no"
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -123,7 +126,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button(f"{self._no} (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#yes", Button).focus()
+        self.query_one(self._focused, Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -14,12 +14,11 @@ import unicodedata
 
 from rich.cells import cell_len
 
+from ..engine.corpus import CONTROL_PICTURES
+
 SPECIAL = {
-    "\n": "⏎",  # newline: return arrow
-    "\r": "␍",
-    "\t": "⇥",  # tab: rightwards arrow to bar
+    **{ch: picture for ch, picture in CONTROL_PICTURES.items() if ord(ch) < 0x80},  # ⏎ ⇥ ␀ ... ␡, as the engine
     " ": "␣",  # space: open box
-    "\x7f": "␡",
     "\u00a0": "⍽",  # no-break space
 }
 WIDE = "▯"  # stand-in for a character two cells wide
@@ -30,9 +29,6 @@ def glyph(ch: str) -> str:
     """A one-cell visible glyph for the single character ``ch``."""
     if ch in SPECIAL:
         return SPECIAL[ch]
-    code = ord(ch)
-    if code < 0x20:
-        return chr(0x2400 + code)  # Unicode control pictures: ␀ ␁ ...
     category = unicodedata.category(ch)
     if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn") or category.startswith("M"):
         return ZERO_WIDTH
