@@ -60,6 +60,7 @@ def test_analyze_text_names_the_features_and_the_units_contexts(capsys):
         (["--feature", "regex:("], ["bad regular expression"]),
         (["--unit", "16"], ["unit 16", "0 to 15"]),
         (["--top", "-1"], ["--top"]),
+        (["--top", "0"], ["--top", "expected 1 or more, got 0"]),
     ],
 )
 def test_analyze_bad_input_is_one_line(capsys, argv, fragments):

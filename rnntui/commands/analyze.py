@@ -24,7 +24,7 @@ def build_parser():
                        help=f"a feature to correlate units with (repeatable; default: every built-in one): {VALID_FEATURES}")
     group.add_argument("--unit", dest="units", action="append", type=int, default=[], metavar="U",
                        help="a unit whose most positive and most negative contexts are listed (repeatable)")
-    group.add_argument("--top", type=cli.non_negative_int, default=TOP_K, metavar="K",
+    group.add_argument("--top", type=cli.positive_int, default=TOP_K, metavar="K",
                        help=f"contexts per unit and direction (default {TOP_K})")
     return parser
 
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     trainer = session.trainer
     positions = len(trainer.training_corpus)  # no unit has more contexts than that: --top allocates no more
     analysis = analyze(trainer.params, trainer.training_corpus, features, tuple(args.units),
-                       min(max(args.top, 1), positions), iteration=trainer.iteration)
+                       min(args.top, positions), iteration=trainer.iteration)
     if args.json:
         cli.print_json(analysis.to_dict())
     else:
