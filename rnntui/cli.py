@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import importlib
 import importlib.resources
 import json
@@ -51,24 +52,21 @@ from rnntui.engine import (
     settings,
     use_one_blas_thread,
 )
+from rnntui.engine.checkpoint import checkpoint_iterations, holds_checkpoint
 from rnntui.engine.config import adjustable_fields, structural_fields
 from rnntui.engine.control import warm_up_everything
-from rnntui.engine.corpus import MAX_CORPUS_BYTES, check_encoding, describe_size
+from rnntui.engine.corpus import MAX_CORPUS_BYTES, check_encoding, describe_size, visible
 from rnntui.engine.errors import ResumeMismatch
 from rnntui.engine.files import (
     LineLog,
     OutputError,
     check_distinct_outputs,
-    check_not_input,
-    check_replaceable,
-    check_writable,
-    checkpoint_iterations,
     first_bytes,
-    holds_checkpoint,
     os_error_advice,
     printable,
     same_file,
 )
+from rnntui.engine.files import check_output as check_output_path
 from rnntui.engine.gradcheck import TOLERANCE as GRADCHECK_TOLERANCE
 from rnntui.engine.gradcheck import WindowCheck, check_window, take_window
 from rnntui.engine.jit import COMPILED, engine_description
@@ -175,6 +173,13 @@ class Parser(argparse.ArgumentParser):
             self.one_value_flags.update(option for option in action.option_strings if option.startswith("--"))
         return action
 
+    def _flag_named(self, word: str) -> str | None:
+        """The flag ``word`` names: itself, or the one flag it abbreviates (argparse takes unique prefixes)."""
+        if word in self.flags or not word.startswith("--"):
+            return word
+        named = [flag for flag in self.flags if flag.startswith(word)]
+        return named[0] if len(named) == 1 else None
+
     def join_dash_values(self, argv: list[str]) -> list[str]:
         """``--edit -1=a`` as ``--edit=-1=a``: a value that starts with '-' stays the value of the flag before it.
 
@@ -188,7 +193,7 @@ class Parser(argparse.ArgumentParser):
                 out += [word, *words]
                 break
             out.append(word)
-            if word in self.one_value_flags:
+            if self._flag_named(word) in self.one_value_flags:
                 value = next(words, None)
                 if value is None:
                     break
@@ -494,7 +499,7 @@ def _app_command(argv: list[str]) -> int:
                           "run it in a terminal, or train without the UI: rnntui train")
     from rnntui.tui.app import run_app  # only here: rnntui train never imports the UI library
 
-    status = run_app(session, read_files(args))
+    status = run_app(session, protected=read_files(args, except_resumed=True))
     return EXIT_OK if status is None else int(status)
 
 
@@ -513,8 +518,7 @@ def _error(message: str) -> None:
     print(f"rnntui: error: {printable(message.strip())}", file=sys.stderr, flush=True)
 
 
-STDOUT_CLOSED = OutputError("standard output was closed: its reader went away",
-                            "keep the reader running until the command ends, or redirect the output to a file")
+STDOUT_CLOSED = OutputError("standard output was closed", os_error_advice(BrokenPipeError(errno.EPIPE, "")))
 
 
 def _silence_stdout() -> None:
@@ -580,26 +584,21 @@ def build_session(args: argparse.Namespace) -> Session:
 # --- outputs: checked before training ---------------------------------------------------
 
 
-def read_files(args: argparse.Namespace) -> dict[str, str]:
-    """The files a command reads, by how messages name them: FILE (or the built-in corpus) and --resume."""
-    files = {"FILE": args.file} if args.file else {"the built-in corpus": str(builtin_corpus_path())}
-    if args.resume:
-        files["--resume"] = args.resume
-    return files
+def read_files(args: argparse.Namespace, except_resumed: bool = False) -> dict[str, str]:
+    """The files a command reads, by how messages name them: FILE (or the built-in corpus) and --resume
+    (left out with ``except_resumed``: saving over the checkpoint resumed from is the resume workflow)."""
+    read = {"FILE": args.file} if args.file else {"the built-in corpus": str(builtin_corpus_path())}
+    if args.resume and not except_resumed:
+        read["--resume"] = args.resume
+    return read
 
 
 def check_output(path: str, what: str, args: argparse.Namespace, is_ours, ours: str, streams_ok: bool = False,
-                 may_be: tuple[str, ...] = ()) -> None:
-    """Refuse, before any training, an output that cannot be written or whose writing would lose a file.
-
-    It must be writable (:func:`check_writable`; a stream only with
-    ``streams_ok``), not a file the run reads (FILE, --resume; those named in
-    ``may_be`` excepted), and an existing file there must be ``ours`` as
-    ``is_ours`` decides.
-    """
-    check_writable(path, what, streams_ok)
-    check_not_input(path, what, {label: source for label, source in read_files(args).items() if label not in may_be})
-    check_replaceable(path, what, is_ours, ours)
+                 resumed_ok: bool = False) -> None:
+    """Refuse, before any training, an output that cannot be written or whose writing would lose a file
+    (``rnntui.engine.files.check_output``): the files the run reads are protected, the checkpoint resumed
+    from excepted with ``resumed_ok``."""
+    check_output_path(path, what, read_files(args, except_resumed=resumed_ok), is_ours, ours, streams_ok)
 
 
 STDOUT_NAME = "-"  # --log - is standard output, as for most tools; --save - is refused (no checkpoint goes there)
@@ -614,11 +613,11 @@ def check_train_outputs(args: argparse.Namespace) -> None:
     if args.log == STDOUT_NAME:
         args.log = "/dev/stdout"
     if args.save is not None:
-        check_output(args.save, "--save", args, holds_checkpoint, "an rnntui checkpoint", may_be=("--resume",))
+        check_output(args.save, "--save", args, holds_checkpoint, "an rnntui checkpoint", resumed_ok=True)
         _check_keeps_checkpoint(args)
     if args.log is not None:
-        check_output(args.log, "--log", args, is_metrics_log, f"an rnntui log (JSON lines with {', '.join(LOG_FIELDS)})",
-                     streams_ok=True)
+        check_output(args.log, "--log", args, is_metrics_log,
+                     f"an rnntui log (JSON lines with {', '.join(LOG_FIELDS)})", streams_ok=True)
     check_distinct_outputs(args.save, args.log)
 
 
@@ -729,7 +728,7 @@ class Progress:
         self.done += 1
         if record.sample is not None:
             self.line("----")
-            self.line(record.sample)
+            self.line(visible(record.sample, lines=True))  # the text's other controls would act on the terminal
             self.line("----")
         interval = self.trainer.config.sample_every or PROGRESS_FALLBACK_EVERY
         if record.iteration % interval == 0:

@@ -103,9 +103,9 @@ class DebuggerApp(RnntuiApp):
     """The debugger on ``session``, whose engine runs in a thread here: a test may read the session
     itself whenever the engine is idle (between commands, or after a run ended)."""
 
-    def __init__(self, session: Session, inputs: dict[str, str] | None = None) -> None:
+    def __init__(self, session: Session, protected: dict[str, str] | None = None) -> None:
         self.session = session
-        super().__init__(start_in_thread(session), inputs)
+        super().__init__(start_in_thread(session), protected)
 
     def on_unmount(self) -> None:
         self.controller.close()

@@ -167,11 +167,30 @@ async def test_save_writes_a_loadable_checkpoint_and_asks_before_overwriting(tmp
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmDialog)
         assert other.read_bytes() == target.read_bytes()
-        for answer in ("n", "y"):
-            await type_save_path(pilot, app, other)
-            await pilot.press(answer)
-            await pilot.pause()
+        await type_save_path(pilot, app, other)
+        await pilot.press("n")
+        await pilot.pause()
+        assert other.read_bytes() == target.read_bytes()
+        await type_save_path(pilot, app, other)
+        await pilot.press("y")
         await wait_for(pilot, lambda: load_checkpoint(other, app.session.trainer.corpus).iteration == 4, "the replacement")
+
+
+def test_the_question_before_replacing_an_empty_file_calls_it_empty(tmp_path):
+    from rnntui.tui.app import replace_question
+
+    empty = tmp_path / "empty.npz"
+    empty.touch()
+    assert replace_question(empty, 4) == f"{empty} is an empty file; this run is after 4 iterations. Replace it?"
+
+
+async def test_save_refuses_a_name_ending_with_a_separator(tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("space")
+        error = await save_prompt_refusal(pilot, app, f"{tmp_path}/new.npz/")
+        assert "ends with '/'" in error
+    assert list(tmp_path.iterdir()) == []
 
 
 async def type_save_path(pilot, app, path: Path) -> None:
@@ -201,7 +220,7 @@ async def test_save_never_offers_to_overwrite_the_text_or_a_file_that_is_not_a_c
     notes = tmp_path / "notes.npz"
     notes.write_bytes(b"precious")
     session = make_app().session
-    app = DebuggerApp(session, inputs={"FILE": str(text)})
+    app = DebuggerApp(session, protected={"FILE": str(text)})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("space")
         for path in (text, link):

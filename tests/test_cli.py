@@ -910,6 +910,8 @@ def test_a_value_starting_with_a_dash_stays_the_value_of_its_flag():
     args = cli.parse_or_exit(parser, ["--save", "-x.npz", "--break", "-", "--iterations", "3"])
     assert (args.save, args.breaks, args.iterations) == ("-x.npz", ["-"], 3)
     assert cli.parse_or_exit(parser, ["--save", "--quiet"]) == 2  # a missing value is still missing
+    args = cli.parse_or_exit(parser, ["--sav", "-x.npz", "--iter", "2"])  # argparse's unique prefixes too
+    assert (args.save, args.iterations) == ("-x.npz", 2)
 
 
 def test_json_output_writes_non_finite_numbers_as_null(capsys):

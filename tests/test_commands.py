@@ -12,6 +12,7 @@ from test_cli import assert_one_line_error, run
 
 from rnntui.engine import Corpus, open_session
 from rnntui.engine.analysis import analyze
+from rnntui.engine.checkpoint import read_checkpoint
 from rnntui.engine.ngram import fit_ngrams
 from rnntui.engine.whatif import ZeroUnit, run_window
 
@@ -238,16 +239,19 @@ def test_ctrl_c_during_the_training_first_interrupts_the_command(capsys, monkeyp
 
 
 @pytest.mark.parametrize("command", INSPECTING)
-def test_divergence_during_the_training_first_fails_with_one_line(capsys, command):
+def test_divergence_during_the_training_first_fails_with_one_line(capsys, command, tmp_path):
     status, out, err = run(capsys, command, BRACKETS, *SMALL, "--learning-rate", "1e300", "--iterations", 50)
     session = trained(50, learning_rate=1e300)  # the same run, directly: where it diverged
     record = session.last_record
     assert record.nonfinite is not None
+    saved = tmp_path / "sound.npz"  # the same run saved by rnntui train: what a save keeps of it
+    run(capsys, "train", BRACKETS, *SMALL, "--learning-rate", "1e300", "--iterations", 50, "--save", saved)
+    sound = int(read_checkpoint(saved)["iteration"])
     assert status == 1 and out == ""
     [line] = err.splitlines()
     assert line.startswith(f"rnntui: error: training diverged at iteration {record.iteration} ")
-    assert f"the last sound state is after {record.iteration - 1} iteration" in line
-    assert f"--iterations {record.iteration - 1}" in line and "--learning-rate" in line
+    assert f"the last sound state is after {sound} iteration" in line
+    assert f"--iterations {sound}" in line and "--learning-rate" in line
 
 
 @pytest.mark.parametrize("command", INSPECTING)
@@ -283,6 +287,19 @@ def test_control_characters_of_names_patterns_and_the_text_never_reach_the_termi
     assert status == 0 and "\x1b" not in out and "co\\x1bX\\n.txt" in out
     status, out, _ = run(capsys, "whatif", text, *SMALL, "--edit", "2=a")
     assert status == 0 and "\x1b" not in out and "\x07" not in out
+
+
+def test_samples_of_rnntui_train_show_the_texts_controls_as_pictures_and_keep_its_lines(capsys, tmp_path):
+    text = tmp_path / "esc.txt"
+    text.write_text("a\x1b[31mb\x07c\td\n" * 40, encoding="utf-8")
+    status, out, _ = run(capsys, "train", text, "--hidden-size", "8", "--iterations", 3, "--sample-every", 1,
+                         "--sample-length", 400)
+    assert status == 0
+    assert "\x1b" not in out and "\x07" not in out
+    samples = out.split("----")[1::2]  # the lines between the markers
+    assert len(samples) == 3
+    drawn = "".join(samples)
+    assert {"␛", "␇"} <= set(drawn) and "\n" in drawn.strip("\n")  # a sample of 400 characters of this text
 
 
 def test_the_training_summary_escapes_the_checkpoint_name(capsys, tmp_path):

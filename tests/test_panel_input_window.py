@@ -212,7 +212,7 @@ async def test_keys_post_cursor_moved():
         last = app.panel.record.seq_length - 1
         for key in ["right", "right", "left", "left", "left", "end", "home", "left"]:
             await pilot.press(key)
-        assert app.moves == [5, 6, 5, 4, 3, last, 0]  # the last "left" at t=0 posts nothing
+        assert app.moves == [5, 6, 5, 4, 3, last, 0, 0]  # the last "left" at t=0: the owner keeps it at 0
 
 
 async def test_a_burst_of_keys_moves_by_every_press():
@@ -224,6 +224,24 @@ async def test_a_burst_of_keys_moves_by_every_press():
         assert panel.cursor_t == 2  # drawn where the owner puts it, with every other panel showing the cursor
         await pilot.pause()
         assert app.moves == [3, 4, 5, 6, 7] and panel.cursor_t == 7
+
+
+@pytest.mark.parametrize("keys", [("end", "left"), ("home", "right"), ("right", "home", "right")])
+async def test_keys_typed_before_the_owner_answers_all_count(keys):
+    last = fixed_run(WIDE_STEPS)[1][-1].seq_length - 1
+    start = 0 if keys[0] == "end" else last
+    app = fixed_app(WIDE_STEPS, cursor_t=start)
+    async with app.run_test(size=(80, 12)) as pilot:
+        panel = app.panel
+        actions = {"end": lambda: panel.action_jump_cursor(-1), "home": lambda: panel.action_jump_cursor(0),
+                   "left": lambda: panel.action_move_cursor(-1), "right": lambda: panel.action_move_cursor(1)}
+        for key in keys:  # handled before the owner binds any move back
+            actions[key]()
+        await pilot.pause()
+        expected = start
+        for key in keys:  # the plain reading of the keys, one after another
+            expected = {"end": last, "home": 0, "left": max(expected - 1, 0), "right": min(expected + 1, last)}[key]
+        assert panel.cursor_t == expected and app.moves[-1] == expected
 
 
 async def test_a_burst_past_the_last_timestep_stops_there():

@@ -9,6 +9,7 @@ wrong, rather than failing (or silently training on garbage) later.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +232,36 @@ def _load_arrays(path: Path) -> dict[str, np.ndarray]:
         raise CheckpointError(f"{path} cannot be read as a checkpoint ({err}); give a file written by --save or ctrl+s") from None
 
 
+def _is_ours(format_member: np.ndarray | None) -> bool:
+    """The ``format`` member names this program's checkpoints."""
+    return format_member is not None and str(format_member) == FORMAT
+
+
+def _read_member(archive: zipfile.ZipFile, key: str) -> np.ndarray:
+    with archive.open(f"{key}.npy") as member:
+        return np.lib.format.read_array(member, allow_pickle=False)
+
+
+def checkpoint_iterations(path: str | os.PathLike[str]) -> int | None:
+    """The iterations an rnntui checkpoint at ``path`` holds; None when ``path`` holds no checkpoint of ours.
+
+    Cheap, and never raises: only the two small members naming the format and
+    the count are read (to recognise a file before replacing it, not to load it).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if not _is_ours(_read_member(archive, "format")):
+                return None
+            return int(_read_member(archive, "iteration"))
+    except (OSError, EOFError, KeyError, ValueError, TypeError, NotImplementedError, zipfile.BadZipFile):
+        return None
+
+
+def holds_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """``path`` holds an rnntui checkpoint (see :func:`checkpoint_iterations`)."""
+    return checkpoint_iterations(path) is not None
+
+
 def read_checkpoint(path) -> dict[str, np.ndarray]:
     """All arrays of a checkpoint file, checked to be ours (format and version); raises CheckpointError."""
     path = Path(path)
@@ -239,7 +270,7 @@ def read_checkpoint(path) -> dict[str, np.ndarray]:
     if path.is_dir():
         raise CheckpointError(f"{path} is a directory, not a checkpoint; give the .npz file")
     arrays = _load_arrays(path)
-    if "format" not in arrays or str(arrays["format"]) != FORMAT:
+    if not _is_ours(arrays.get("format")):
         raise _not_ours(path)
     if "version" not in arrays:
         raise CheckpointError(f"{path} lacks version; it is damaged or incomplete, use an intact checkpoint")

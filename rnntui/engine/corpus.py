@@ -25,11 +25,15 @@ CONTROL_PICTURES = {  # how a control character of a text is shown, one visible 
     **{chr(code): "◌" for code in range(0x80, 0xA0)},  # C1 controls have no pictures
 }
 _PICTURED = str.maketrans(CONTROL_PICTURES)
+_PICTURED_BUT_LINES = str.maketrans({ch: picture for ch, picture in CONTROL_PICTURES.items() if ch not in "\n\t"})
 
 
-def visible(text: str) -> str:
-    """``text`` with each control character as its picture (CONTROL_PICTURES): safe to print, same length."""
-    return text.translate(_PICTURED)
+def visible(text: str, lines: bool = False) -> str:
+    """``text`` with each control character as its picture (CONTROL_PICTURES): safe to print, same length.
+
+    With ``lines``, newlines and tabs are kept (a sample printed as the text it is).
+    """
+    return text.translate(_PICTURED_BUT_LINES if lines else _PICTURED)
 
 
 def _code_dtype(vocab_size: int) -> np.dtype:

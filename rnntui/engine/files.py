@@ -6,9 +6,10 @@
   folder). A symbolic link is followed to the file it finally names. A
   stream (/dev/stdout, /dev/fd/N, a FIFO, a terminal) is accepted only
   where the caller writes line by line.
-* :func:`check_not_input` and :func:`check_replaceable` keep what is not
-  rnntui's own: an output may not be a file the run reads, and an existing
-  file is replaced only when it holds what rnntui writes there.
+* :func:`check_output` adds :func:`check_not_input` and
+  :func:`check_replaceable`, which keep what is not rnntui's own: an output may
+  not be a file the run reads, and an existing file is replaced only when it
+  holds what rnntui writes there.
 * :func:`write_atomically` writes a temporary file beside that final file,
   syncs it and renames it over the file: a crash leaves the old file or the
   new one, and a link stays a link.
@@ -28,12 +29,9 @@ import stat
 import tempfile
 import time
 import unicodedata
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
-
-import numpy as np
 
 from .errors import RnntuiError
 
@@ -271,14 +269,13 @@ def _check_descriptor(path: Path, what: str) -> None:
     if fd is None:
         os.stat(path)  # another process's descriptor: it must at least be there
         return
+    fix = f"open it for writing in the shell (e.g. {fd}>>log.jsonl) or give the path of a file"
     try:
         flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     except OSError:
-        raise OutputError(f"{what} {path}: file descriptor {fd} is not open",
-                          f"open it for writing in the shell (e.g. {fd}>>log.jsonl) or give the path of a file") from None
+        raise OutputError(f"{what} {path}: file descriptor {fd} is not open", fix) from None
     if flags & os.O_ACCMODE == os.O_RDONLY:
-        raise OutputError(f"{what} {path}: file descriptor {fd} is open for reading only",
-                          f"open it for writing in the shell (e.g. {fd}>>log.jsonl) or give the path of a file")
+        raise OutputError(f"{what} {path}: file descriptor {fd} is open for reading only", fix)
 
 
 def check_not_input(path: str | os.PathLike[str], what: str, inputs: Mapping[str, str | os.PathLike[str]]) -> None:
@@ -287,6 +284,21 @@ def check_not_input(path: str | os.PathLike[str], what: str, inputs: Mapping[str
         if same_file(path, source):
             raise OutputError(f"{what} {path} is the same file as {label} {source}, which this run reads",
                               f"choose another path for {what}")
+
+
+def check_output(path: str | os.PathLike[str], what: str, protected: Mapping[str, str | os.PathLike[str]],
+                 is_ours: Callable[[Path], bool], ours: str, streams_ok: bool = False) -> Path:
+    """Refuse, before any work, an output that cannot be written or whose writing would lose a file.
+
+    It must be writable (:func:`check_writable`; a stream only with
+    ``streams_ok``), not one of the ``protected`` files (those the run reads,
+    by how messages name them), and an existing file there must be ``ours``
+    as ``is_ours`` decides (:func:`check_replaceable`). Returns the path to write.
+    """
+    target = check_writable(path, what, streams_ok)
+    check_not_input(path, what, protected)
+    check_replaceable(path, what, is_ours, ours)
+    return target
 
 
 def check_replaceable(path: str | os.PathLike[str], what: str, is_ours: Callable[[Path], bool], ours: str) -> None:
@@ -306,32 +318,6 @@ def check_replaceable(path: str | os.PathLike[str], what: str, is_ours: Callable
     if stat.S_ISREG(info.st_mode) and info.st_size and not is_ours(target):
         raise OutputError(f"{what} {path} exists and is not {ours}",
                           "choose another path, or move that file away first: rnntui replaces only files it wrote")
-
-
-def _read_member(archive: zipfile.ZipFile, key: str) -> np.ndarray:
-    with archive.open(f"{key}.npy") as member:
-        return np.lib.format.read_array(member, allow_pickle=False)
-
-
-def checkpoint_iterations(path: str | os.PathLike[str]) -> int | None:
-    """The iterations an rnntui checkpoint at ``path`` holds; None when ``path`` holds no checkpoint of ours.
-
-    Cheap: only the two small members naming the format and the count are read.
-    """
-    from .checkpoint import FORMAT  # here, not above: checkpoint.py imports this module
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if str(_read_member(archive, "format")) != FORMAT:
-                return None
-            return int(_read_member(archive, "iteration"))
-    except (OSError, EOFError, KeyError, ValueError, TypeError, NotImplementedError, zipfile.BadZipFile):
-        return None
-
-
-def holds_checkpoint(path: str | os.PathLike[str]) -> bool:
-    """``path`` holds an rnntui checkpoint (see :func:`checkpoint_iterations`)."""
-    return checkpoint_iterations(path) is not None
 
 
 def first_bytes(path: str | os.PathLike[str], size: int) -> bytes:

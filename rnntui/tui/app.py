@@ -12,16 +12,9 @@ from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
+from ..engine.checkpoint import checkpoint_iterations, holds_checkpoint
 from ..engine.control import Controller, EngineLost, Mirror, start_engine_process, start_in_thread
-from ..engine.files import (
-    OutputError,
-    check_not_input,
-    check_replaceable,
-    check_writable,
-    checkpoint_iterations,
-    holds_checkpoint,
-    printable,
-)
+from ..engine.files import OutputError, check_output, printable
 from ..engine.session import Session
 from .dialogs import ConfirmDialog, TextPrompt
 from .drawing import count
@@ -37,12 +30,11 @@ class RnntuiApp(App):
     CSS_PATH = Path(__file__).with_name("rnntui.tcss")  # absolute: subclasses live elsewhere
     TITLE = "rnntui"
 
-    def __init__(self, controller: Controller, inputs: Mapping[str, str] | None = None) -> None:
-        """``inputs``: the files this run reads (FILE, --resume), by how messages name them; ctrl+s never writes
-        over one of them (the checkpoint resumed from excepted: saving over it is the resume workflow)."""
+    def __init__(self, controller: Controller, protected: Mapping[str, str] | None = None) -> None:
+        """``protected``: files ctrl+s never writes over (the text being trained on), by how messages name them."""
         super().__init__()
         self.controller = controller
-        self.inputs = dict(inputs or {})
+        self.protected = dict(protected or {})
         self.closing = False  # quitting has begun: keys typed after it are ignored
 
     async def on_event(self, event: events.Event) -> None:
@@ -99,7 +91,7 @@ class RnntuiApp(App):
             else:
                 self._save(path)
 
-        check = partial(check_save_path, inputs={k: v for k, v in self.inputs.items() if k != "--resume"})
+        check = partial(check_save_path, protected=self.protected)
         self.push_screen(TextPrompt("Save checkpoint to:", str(self.default_save_path()), check=check), chosen)
 
     def _save(self, path: Path) -> None:
@@ -143,10 +135,11 @@ class RnntuiApp(App):
 
 
 def replace_question(path: Path, iteration: int) -> str:
-    """Whether to replace the checkpoint at ``path`` (another run's), saying what it holds and what replaces it."""
+    """Whether to replace the file at ``path`` (another run's checkpoint, or an empty file), saying what it
+    holds and what replaces it."""
     held = checkpoint_iterations(path)
-    holds = f"a checkpoint after {count(held, 'iteration')}" if held is not None else "a checkpoint"
-    return f"{printable(str(path))} holds {holds}; this run is after {count(iteration, 'iteration')}. Replace it?"
+    holds = "is an empty file" if held is None else f"holds a checkpoint after {count(held, 'iteration')}"
+    return f"{printable(str(path))} {holds}; this run is after {count(iteration, 'iteration')}. Replace it?"
 
 
 def quit_question(mirror: Mirror) -> str:
@@ -157,25 +150,19 @@ def quit_question(mirror: Mirror) -> str:
     return f"Not saved since the last save: {', '.join(lost)}. Quit anyway?"
 
 
-def check_save_path(value: str, inputs: Mapping[str, str] | None = None) -> str | None:
+def check_save_path(value: str, protected: Mapping[str, str] | None = None) -> str | None:
     """Why a checkpoint cannot be saved at ``value`` (names shown with control characters escaped), or None.
 
-    As ``--save`` is checked: the folder must take new files; a folder, a
-    stream (/dev/stdout, a FIFO, a device), a name the system refuses (too
-    long), one of ``inputs`` (the files the run reads) or an existing file
-    that is not a checkpoint is no place for one. An existing checkpoint is
-    left to the question that asks before overwriting it.
+    As ``--save`` is checked (``check_output``): the folder must take new
+    files; a folder, a stream (/dev/stdout, a FIFO, a device), a name the
+    system refuses (too long, ending in '/'), one of ``protected`` or an
+    existing file that is not a checkpoint is no place for one. An existing
+    checkpoint is left to the question that asks before replacing it.
     """
     if not value:
         return "type a file name, e.g. run.npz"
-    try:
-        path = Path(value).expanduser()
-    except RuntimeError:  # ~name of no user
-        return f"{printable(value)}: no such user's home folder; give the path of a file"
-    try:
-        check_writable(path, "checkpoint")
-        check_not_input(path, "checkpoint", inputs or {})
-        check_replaceable(path, "checkpoint", holds_checkpoint, "an rnntui checkpoint")
+    try:  # the name as typed (~ expanded): Path() would drop a final '/'
+        check_output(os.path.expanduser(value), "checkpoint", protected or {}, holds_checkpoint, "an rnntui checkpoint")
     except OutputError as err:
         return printable(str(err))
     return None
@@ -188,12 +175,12 @@ def start_controller(session: Session) -> Controller:
     return start_engine_process(session)
 
 
-def run_app(session: Session, inputs: Mapping[str, str] | None = None) -> int:
-    """Open the debugger on ``session`` (``inputs``: see RnntuiApp); returns the exit status. The engine ends
-    with the app."""
+def run_app(session: Session, protected: Mapping[str, str] | None = None) -> int:
+    """Open the debugger on ``session`` (``protected``: see RnntuiApp); returns the exit status. The engine
+    ends with the app."""
     controller = start_controller(session)
     try:
-        app = RnntuiApp(controller, inputs)
+        app = RnntuiApp(controller, protected)
         result = app.run()
     finally:
         controller.close()

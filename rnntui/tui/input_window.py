@@ -129,10 +129,10 @@ class InputWindow(Panel):
         The panel waits for the owner to bind the new position back rather than
         drawing it at once: drawn alone, it took the next frame, and the other
         panels showing the cursor had to wait a whole frame interval after it.
+        Every key is sent, even at an edge: the position shown may be behind
+        moves still on their way (End then Left), and the owner clamps.
         """
-        if self.record is None:
-            return
-        if self.clamp_t(self.clamp_t(self.cursor_t) + delta) != self.cursor_t:
+        if self.record is not None:
             self.post_message(CursorMoved(delta, relative=True))
 
     def action_jump_cursor(self, t: int) -> None:
@@ -153,7 +153,7 @@ class InputWindow(Panel):
 
     def _post_cursor(self, t: int) -> None:
         """Ask the owner to move the cursor to timestep ``t`` (drawn when it binds it back, as a key's move)."""
-        if self.record is not None and self.clamp_t(t) != self.cursor_t:
+        if self.record is not None:
             self.post_message(CursorMoved(self.clamp_t(t)))
 
     # --- drawing ---------------------------------------------------------
