@@ -73,6 +73,16 @@ async def test_back_and_goto_show_bit_identical_records():
         assert app.session.last_record.sample == firsts[3].sample
 
 
+def test_numbers_are_read_as_the_prompts_write_them():
+    from rnntui.tui.dialogs import int_checker, whole_number
+
+    assert [whole_number(text) for text in ("7", "1,000", " 12,345,678 ", "٣٠")] == [7, 1000, 12_345_678, 30]
+    check = int_checker(0, 20_000)
+    for text in ("1,00", ",100", "1,0000", "1.5", "1e3", "-3", "", "a"):
+        assert whole_number(text) is None and check(text) == "type a whole number (at least 0)", text
+    assert check("20,000") is None and check("20,001") == "the number must be at least 0 and at most 20,000"
+
+
 async def test_a_breakpoint_stops_run_mode_at_its_iteration():
     corpus_app = make_app(Config(hidden_size=16, seq_length=12, sample_every=0))
     trainer = corpus_app.session.trainer

@@ -19,7 +19,7 @@ from rnntui.engine import (
     load_checkpoint,
     save_checkpoint,
 )
-from rnntui.engine.config import MAX_HIDDEN_SIZE, MAX_WINDOW
+from rnntui.engine.config import MAX_HIDDEN_SIZE, MAX_SAMPLE_LENGTH, MAX_WINDOW
 from rnntui.engine.model import Layout, init_params, loss_and_grads
 
 gradcheck_module = importlib.import_module("rnntui.engine.gradcheck")  # the package's name is the function
@@ -302,7 +302,7 @@ def test_runs_are_bit_identical_across_processes(tmp_path):
 
 
 @pytest.mark.parametrize("field, largest", [("hidden_size", MAX_HIDDEN_SIZE), ("seq_length", MAX_WINDOW),
-                                            ("sample_length", MAX_WINDOW)])
+                                            ("sample_length", MAX_SAMPLE_LENGTH)])
 def test_sizes_beyond_any_machine_are_refused_before_anything_is_allocated(field, largest):
     assert getattr(Config(**{field: largest}), field) == largest  # the largest is a valid setting
     with pytest.raises(ConfigError) as err:

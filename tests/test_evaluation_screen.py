@@ -258,7 +258,7 @@ async def test_the_screen_in_words():
         assert f"train {e.train_bpc:.3f} bpc · held-out {e.val_bpc:.3f} bpc" in text
         for k, v in expected.baselines.items():
             assert f"{k}-gram  {v:.3f}" in text
-        assert "word start · example 2 of" in text
+        assert "word start · example 2 of" in text and "left/right: previous, next" in text  # as the keys go
         assert expected_example_lines(expected.breakdown.examples["word start"][1])[1] in text
 
 

@@ -147,7 +147,16 @@ async def test_reset_mark_follows_record(steps):
         rec = app.panel.record
         text = plain_text(app.panel)
         assert ("↺ hprev reset" in text) == rec.reset
-        assert f"p={rec.position}/{len(app.panel.info.corpus)}" in text
+        assert f"p={rec.position}/{len(app.panel.info.corpus)}" in text  # nothing held out: the whole text
+
+
+async def test_the_position_counts_the_training_part_as_the_header_does():
+    trainer, records = fixed_run(5)
+    N = len(trainer.corpus)
+    info = RunInfo(corpus=trainer.corpus, hidden_size=trainer.config.hidden_size, val_frac=0.25)
+    app = CursorHarness(InputWindow, records[-1], info)
+    async with app.run_test(size=(80, 12)):
+        assert f"p={records[-1].position}/{N - int(0.25 * N)}  " in plain_text(app.panel)
 
 
 async def test_reset_mark_kept_when_short():

@@ -125,3 +125,11 @@ def test_snapshot_samples(snap_compare):
 def test_labels_count_the_models_updates():
     assert sample_label(Sample(1, 1.0, "x", on_demand=True)) == "after 1 step · T=1.00 · on demand"
     assert sample_label(Sample(12345, 0.5, "x", on_demand=False)) == "after 12,345 steps · T=0.50"
+
+
+def test_a_long_sample_shows_its_first_characters_and_how_many_more_there_are():
+    text = "".join(chr(ord("a") + i % 26) for i in range(100_000))
+    shown = render_samples((Sample(5, 1.0, text, False),)).plain
+    label, body = shown.split("\n", 1)
+    assert label == "after 5 steps · T=1.00"
+    assert body == text[:2_000] + " … 98,000 more characters"

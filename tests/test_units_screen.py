@@ -120,6 +120,13 @@ async def test_rows_are_the_analysis_of_the_current_parameters(size):
         unit = "bits/char" if size == (120, 40) else "bpc"  # said shortly when narrow
         assert "after 60 steps" in title and f"{direct.bits_per_char:.3f} {unit}" in title
         assert "press r" not in title
+        hs, _, _ = oracle_pass(trainer.params, trainer.corpus.data)
+        probe = screen.query_one("#probe")  # the chosen feature's probe, beside the choosers
+        assert str(probe.content) == f"probe R² {plain_probe_r2(hs, plain_depth(BRACKETS)):.3f}"
+        assert probe.region.width >= len(str(probe.content))
+        screen.query_one("#feature", Select).value = "digit"  # brackets.txt has no digit: nothing to probe
+        await pilot.pause()
+        assert str(probe.content) == "probe R² —"
 
 
 async def test_sorting_by_every_column_and_by_a_header_click():
@@ -166,6 +173,15 @@ async def test_enter_opens_the_neuron_page_and_chooses_the_unit_on_the_main_scre
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is app.main and app.main.unit == unit
+
+
+def plain_probe_r2(hs: np.ndarray, feature: np.ndarray) -> float:
+    """Least squares of the feature on [h_t, 1] over the first half of the text, R² on the second half."""
+    half = len(feature) // 2
+    X = np.column_stack([hs, np.ones(len(feature))])
+    w = np.linalg.lstsq(X[:half], feature[:half], rcond=None)[0]
+    residual = feature[half:] - X[half:] @ w
+    return 1 - residual @ residual / np.sum((feature[half:] - feature[half:].mean()) ** 2)
 
 
 async def test_another_feature_and_a_regex_of_ones_own():
@@ -349,7 +365,8 @@ async def test_the_unit_table_snapshot_shows_the_title_columns_rows_and_scatter(
         assert lines[0].startswith(" Unit table · sorted by |r| depth ↓ · 4,023 characters of brackets.txt · "
                                    f"{direct.bits_per_char:.3f} bits/char · after {SNAPSHOT_STEPS} steps")
         assert lines[1].split() == ["feature", "(f)", "depth", "▼", "regex", "(/)", "PATTERN,", "enter:", "a",
-                                    "feature", "of", "your", "own", "(e.g.", "[aeiou]", "or", "\\bthe\\b)"]
+                                    "feature", "of", "your", "own", "probe", "R²",
+                                    f"{direct.features['depth'].probe_r2:.3f}"]
         assert lines[2].split()[:8] == ["unit", "mean", "std", "sat", "low", "sat", "high", "flags"]
         assert "r depth" in lines[2] and "↑ sat high (h > 0.95) · a dot per unit" in lines[2]
         best = direct.features["depth"].best_unit

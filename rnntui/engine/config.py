@@ -18,7 +18,10 @@ DEFAULT_EVAL_EVERY = 500  # evaluation interval when a held-out part is asked fo
 # Beyond these the arrays would not fit any machine this runs on (Whh alone is H x H floats: 3.2 GB
 # at 20,000; a window or a sample keeps (T, V) probabilities): a one-line refusal, not an allocation.
 MAX_HIDDEN_SIZE = 20_000
-MAX_WINDOW = 1_000_000  # characters in a training window or a sample
+MAX_WINDOW = 1_000_000  # characters in a training window
+# A sample is drawn a character at a time (about 10 µs each: a second per 100,000) and kept with the
+# session's last samples: a longer one would stall every sampling iteration and fill memory.
+MAX_SAMPLE_LENGTH = 100_000
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Config:
     seed: int = _field(0, Setting(int, "N", "seeds the weight initialisation and the sampler", False))
     sample_every: int = _field(100, Setting(int, "N", "iterations between samples (0 = never)", True))
     sample_length: int = _field(200, Setting(int, "N", "characters per sample", True, minimum=1,
-                                             maximum=MAX_WINDOW))
+                                             maximum=MAX_SAMPLE_LENGTH))
     temperature: float = _field(1.0, Setting(float, "TEMP", "sampling temperature", True, exclusive=True))
     val_frac: float = _field(0.0, Setting(float, "F", "fraction of the text, at its end, held out for evaluation", False,
                                           maximum=1.0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual.reactive import reactive
 
-from .dialogs import TextPrompt, int_checker
+from .dialogs import TextPrompt, int_checker, whole_number
 from .step_panel import StepPanel, step_position
 
 
@@ -44,7 +44,7 @@ class DebuggerActions:
                       "later ones are trained):")
         default = max(mirror.first, (self.record.iteration if self.record else 0) - 100)
         check = int_checker(mirror.first, mirror.furthest + 10_000_000)
-        self.app.push_screen(TextPrompt(prompt, str(default), check=check), lambda answer: answer and self._go_to(int(answer)))
+        self.app.push_screen(TextPrompt(prompt, str(default), check=check), lambda answer: answer and self._go_to(whole_number(answer)))
 
     def _go_to(self, iteration: int) -> None:
         """Replay to a computed iteration; past the furthest one, replay there and run the rest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from textual import on
@@ -81,13 +82,24 @@ class TextPrompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+")  # 12,345 as the prompts themselves write numbers
+
+
+def whole_number(text: str) -> int | None:
+    """The whole number typed: digits, or digits grouped by commas (``1,000``); None for anything else."""
+    text = text.strip()
+    if _GROUPED.fullmatch(text):
+        text = text.replace(",", "")
+    return int(text) if text.isdigit() else None
+
+
 def int_checker(minimum: int, maximum: int | None = None) -> Callable[[str], str | None]:
-    """A ``check`` for TextPrompt that accepts whole numbers in a range."""
+    """A ``check`` for TextPrompt that accepts whole numbers in a range (read with :func:`whole_number`)."""
 
     def check(value: str) -> str | None:
-        if not value.isdigit():
+        n = whole_number(value)
+        if n is None:
             return f"type a whole number (at least {minimum})"
-        n = int(value)
         if n < minimum or (maximum is not None and n > maximum):
             upper = f" and at most {maximum:,}" if maximum is not None else ""
             return f"the number must be at least {minimum:,}{upper}"

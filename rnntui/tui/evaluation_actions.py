@@ -24,6 +24,7 @@ from textual.reactive import reactive
 from ..engine.control import Mirror
 from ..engine.evaluation import Evaluation, EvaluationReport
 from ..engine.jobs import EvaluationJob, EvaluationReportJob
+from .drawing import count
 from .evaluation_screen import EvaluationScreen, JobWatch
 from .loss_curve import BPC_VIEW, LossCurve
 
@@ -32,7 +33,7 @@ EVALUATING = "evaluating"  # what the header says while an on-demand evaluation 
 
 def describe_evaluation(evaluation: Evaluation) -> str:
     """``after 1,500 updates: train 2.143 bpc, held-out 2.301 bpc (gap +0.158)``."""
-    text = f"after {evaluation.iteration:,} updates: train {evaluation.train_bpc:.3f} bpc"
+    text = f"after {count(evaluation.iteration, 'update')}: train {evaluation.train_bpc:.3f} bpc"
     if evaluation.val_bpc is not None:
         text += f", held-out {evaluation.val_bpc:.3f} bpc (gap {evaluation.gap:+.3f})"
     return text

@@ -184,7 +184,7 @@ def example_text(report: EvaluationReport, category: str, index: int) -> Text:
         return heading
     heading.append(f" · example {index + 1} of {len(examples):,}", style="bold")
     kept = "" if len(examples) == count else f" (the first {len(examples):,} kept of {count:,})"
-    heading.append(kept + "  ·  left/right: next, previous", style="dim")
+    heading.append(kept + "  ·  left/right: previous, next", style="dim")
     return Text("\n").join([heading, *example_lines(examples[index])])
 
 
@@ -282,8 +282,7 @@ class EvaluationScreen(Screen[EvaluationReport | None]):
         """r: run the report (again) on the model as it is now."""
         if self.running:
             return
-        self._say(f"running the report on the model after {self.controller.mirror.iteration:,} updates… "
-                  "(escape cancels)")
+        self._say("running the report on the current model… (escape cancels)")
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         self.query_one("#progress").display = True
         self._watch = JobWatch(self.controller, EvaluationReportJob(), self.show_report, self._failed, self._progress)

@@ -253,7 +253,7 @@ class InputWindow(Panel):
         if rec.reset:
             row.append("↺ hprev reset", RESET)
             row.append("  ")
-        row.append(f"p={rec.position}/{len(self.info.corpus)}  T={rec.seq_length}  iter {rec.iteration}")
+        row.append(f"p={rec.position}/{self.info.training_chars}  T={rec.seq_length}  iter {rec.iteration}")
         return row
 
     def _legend_row(self, unit: int, plain: bool = False) -> Text:

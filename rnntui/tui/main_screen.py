@@ -272,11 +272,11 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
         """n: ask how many iterations to run."""
         if self.running:
             return
-        from .dialogs import TextPrompt, int_checker
+        from .dialogs import TextPrompt, int_checker, whole_number
 
         def go(answer: str | None) -> None:
             if answer:
-                self.start_run(int(answer))
+                self.start_run(whole_number(answer))
 
         self.app.push_screen(TextPrompt("Run how many iterations?", "100", check=int_checker(1, 10_000_000)), go)
 

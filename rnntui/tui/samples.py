@@ -17,6 +17,7 @@ from .drawing import count
 from .glyphs import glyph
 
 TAB_SIZE = 4
+SHOWN_CHARACTERS = 2_000  # of each sample: more than the panel shows at once, and drawn in no time
 _SCROLL_METHODS = {
     "up": "scroll_up",
     "down": "scroll_down",
@@ -55,14 +56,16 @@ def _readable_line(line: str) -> str:
 
 
 def render_samples(samples: tuple[Sample, ...]) -> Text:
-    """All samples, newest first: a bold label line, the text, and a blank line between."""
+    """All samples, newest first: a bold label line, the text (its first SHOWN_CHARACTERS), a blank line between."""
     out = Text()
     for i, sample in enumerate(reversed(samples)):
         if i:
             out.append("\n\n")
         out.append(sample_label(sample), style="bold")
         out.append("\n")
-        out.append(readable(sample.text))
+        out.append(readable(sample.text[:SHOWN_CHARACTERS]))
+        if len(sample.text) > SHOWN_CHARACTERS:
+            out.append(f" … {count(len(sample.text) - SHOWN_CHARACTERS, 'more character')}", style="dim")
     return out
 
 

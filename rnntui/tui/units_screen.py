@@ -29,7 +29,7 @@ from textual.widgets import DataTable, Input, Label, Select, Static
 from textual_plotext import PlotextPlot
 
 from ..engine.analysis import Analysis
-from ..engine.features import REGEX_PREFIX, FeatureError, parse_features
+from ..engine.features import REGEX_PREFIX, FeatureError, FeatureResult, parse_features
 from ..engine.units import SATURATION
 from .analysis_actions import AnalysisScreen, AnalysisStore, Computed
 from .drawing import fit
@@ -136,6 +136,11 @@ def row_order(computed: Computed, feature: str, column: str, descending: bool) -
     return RowOrder(units, sort_label(feature, column, descending), computed.iteration)
 
 
+def probe_text(result: FeatureResult) -> str:
+    """The feature's held-out linear probe: ``probe R² 0.570`` (fitted on the first half, scored on the second)."""
+    return "probe R² —" if result.probe_r2 is None else f"probe R² {result.probe_r2:.3f}"
+
+
 class UnitsScreen(OneLineTitle):
     """The unit table and the saturation scatter, over the store's best analysis."""
 
@@ -154,6 +159,9 @@ class UnitsScreen(OneLineTitle):
     }
     UnitsScreen #regex {
         width: 1fr;
+    }
+    UnitsScreen #probe {
+        padding-left: 2;
     }
     UnitsScreen #regex-error {
         height: auto;
@@ -229,6 +237,7 @@ class UnitsScreen(OneLineTitle):
             yield Select([], id="feature", allow_blank=True, compact=True, prompt="…")
             yield Label("regex (/)")
             yield HintedInput(REGEX_HINTS, id="regex", compact=True)
+            yield Label("", id="probe")
         yield Label("", id="regex-error")
         with Horizontal(id="body"):
             yield DataTable(id="units", cursor_type="row", zebra_stripes=True)
@@ -279,6 +288,7 @@ class UnitsScreen(OneLineTitle):
         table.refresh()
         if keep is not None:
             table.move_cursor(row=self.order.index(keep), animate=False)
+        self.query_one("#probe", Label).update(probe_text(analysis.features[self.feature]))
         self._draw_scatter()
         self._update_title()
         self.set_order(row_order(computed, self.feature, self.sort_column, self.descending))

@@ -58,7 +58,7 @@ from ..engine.whatif import (
     parse_edit,
     parse_flip,
 )
-from .dialogs import TextPrompt, int_checker
+from .dialogs import TextPrompt, int_checker, whole_number
 from .drawing import fit, format_prob, window_span
 from .footer import WholeKeysFooter
 from .glyphs import describe, glyph
@@ -923,7 +923,7 @@ class WhatIfScreen(Screen):
         title = (f"Start the window from the hprev carried into which iteration's window? "
                  f"({first:,} to {furthest:,})")
         self.app.push_screen(TextPrompt(title, str(default), check=int_checker(first, furthest)),
-                             lambda answer: answer and self.add(HprevOf(int(answer))))
+                             lambda answer: answer and self.add(HprevOf(whole_number(answer))))
 
     def action_remove(self) -> None:
         """d / delete: remove the highlighted intervention."""
@@ -964,7 +964,7 @@ class WhatIfScreen(Screen):
 
         def chosen(answer: str | None) -> None:
             if answer:
-                self.other_iteration = int(answer)
+                self.other_iteration = whole_number(answer)
                 self._show_across_caption()
                 self.recompute()
 
