@@ -321,6 +321,9 @@ async def test_the_window_stays_usable_while_the_engine_does_not_answer(monkeypa
             await pilot.press("space")  # the step is asked for; no answer comes
             await wait_for(pilot, lambda: said and said[0][0] == "Engine not answering", "the warning")
             assert "has not answered" in said[0][1] and "q quits" in said[0][1]
+            await pilot.press("space")  # not sent while the first waits: said, not dropped in silence
+            await wait_for(pilot, lambda: len(said) > 1, "the refusal")
+            assert said[1][0] == "Engine busy" and said[1][1].startswith("not done: the engine has not answered for ")
             await pilot.press("question_mark")  # the window still answers keys
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help")
             await pilot.press("escape")

@@ -137,6 +137,8 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
         """
         try:
             return action(*args, **kwargs)
+        except EngineBusy as err:
+            self._engine_busy(err, refused=self._busy_told)  # told before: this command was not even sent
         except EngineLost as err:
             self._engine_lost(err)
         except RnntuiError as err:
@@ -155,11 +157,14 @@ class MainScreen(DebuggerActions, AnalysisActions, EvaluationActions, WhatIfActi
             title="Engine lost", severity="error", timeout=30,
         )
 
-    def _engine_busy(self, err: EngineBusy) -> None:
-        """Say once, until it answers again, that the engine is not answering (the window stays usable)."""
+    def _engine_busy(self, err: EngineBusy, refused: bool = False) -> None:
+        """Say once, until it answers again, that the engine is not answering (the window stays usable); a key
+        whose command could not be sent meanwhile (``refused``) is told so briefly, not dropped in silence."""
         if not self._busy_told:
             self._busy_told = True
             self.notify(f"{err.problem}: {err.hint}.", title="Engine not answering", severity="warning", timeout=10)
+        elif refused:
+            self.notify(f"not done: {err.problem}", title="Engine busy", severity="warning", timeout=4)
 
     def _tick(self) -> None:
         """Ask the engine for what is new (coalesced) and show it, at a bounded rate.
