@@ -129,6 +129,14 @@ async def test_rows_are_the_analysis_of_the_current_parameters(size):
         assert str(probe.content) == "probe R² —"
 
 
+async def test_one_step_is_said_in_the_singular():
+    app = make_app(steps=1)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_table(pilot)
+        title = str(screen.query_one("#analysis-title").content)
+        assert "after 1 step" in title and "1 steps" not in title
+
+
 async def test_sorting_by_every_column_and_by_a_header_click():
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -28,6 +28,7 @@ from ..engine.analysis import Analysis
 from ..engine.control import Controller, EngineBusy, EngineLost, JobStatus
 from ..engine.features import FEATURE_NAMES
 from ..engine.jobs import AnalysisJob
+from .drawing import count
 from .heatmap import Heatmap, RowOrder
 
 POLL_S = 0.1  # how often an analysis screen asks the engine how the job goes
@@ -64,8 +65,8 @@ def staleness(computed: ParamsKey, now: ParamsKey, short: bool = False) -> str |
     done, current = computed[0], now[0]
     where = "on another branch" if done == current else f"now at {current:,}"
     if short:
-        return f"after {done:,} steps{';' if done != current else ''} {where}: press r"
-    return f"computed after {done:,} steps{';' if done != current else ''} {where}: press r to recompute"
+        return f"after {count(done, 'step')}{';' if done != current else ''} {where}: press r"
+    return f"computed after {count(done, 'step')}{';' if done != current else ''} {where}: press r to recompute"
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,7 +276,7 @@ class AnalysisScreen(Screen):
         shortens, then the length and the bpc go. Which parameters it is of stays in each."""
         analysis = computed.analysis
         now = self.store.now
-        where = staleness(computed.key, now) or f"after {computed.iteration:,} steps"
+        where = staleness(computed.key, now) or f"after {count(computed.iteration, 'step')}"
         short_where = staleness(computed.key, now, short=True) or where
         chars, bpc = f"{analysis.chars:,}", f"{analysis.bits_per_char:.3f}"
         problem = [self.store.problem] if self.store.problem and not self.store.running else []

@@ -26,6 +26,7 @@ from ..engine import StepRecord
 from ..engine.units import saturated_fraction
 from . import scale
 from .base import Panel
+from .drawing import count
 from .glyphs import glyph
 from .messages import CursorMoved, UnitSelected
 
@@ -51,7 +52,7 @@ class RowOrder:
     @property
     def label(self) -> str:
         """The order in words, e.g. ``|r| depth ↓ (1,200 steps)``."""
-        return self.by if self.iteration is None else f"{self.by} ({self.iteration:,} steps)"
+        return self.by if self.iteration is None else f"{self.by} ({count(self.iteration, 'step')})"
 
 
 def follow(start: int, pos: int, span: int, total: int) -> int:
