@@ -441,7 +441,7 @@ async def test_the_whole_text_scan_shows_progress_and_escape_cancels_it(monkeypa
         assert not screen.query_one("#corpus-progress").display
         assert "cancelled" in widget_text(screen.query_one("#corpus-caption"))
         await wait_for(pilot, lambda: not app.controller.mirror.jobs, "the cancelled job's last report")
-        await pilot.pause(0.3)  # a few of the screen's polls after it
+        await wait_for(pilot, lambda: screen.settled, "the screen to take that report (then it polls no more)")
         assert screen.corpus_scan is None and screen.query_one("#corpus-scan", DataTable).row_count == 0
         await pilot.press("escape")
         await pilot.pause()

@@ -603,9 +603,14 @@ class WhatIfScreen(Screen):
             self.problem = f"cannot run the what-if: {err.problem}"
         self._show_head()
 
+    @property
+    def settled(self) -> bool:
+        """No job of this screen runs or has still to report (a cancelled one included): nothing more will come."""
+        return not (self._whatif.waiting or self._corpus.waiting)
+
     def poll(self) -> None:
         """Ask the engine how the jobs go; show what has finished."""
-        if not (self._whatif.waiting or self._corpus.waiting):
+        if self.settled:
             return
         try:
             self.controller.poll()
