@@ -364,15 +364,6 @@ def divergence_message(session: Session, start: int | None = None) -> str:
             f"train fewer iterations (--iterations {sound - start}) or use {lower}")
 
 
-def parse_or_exit(parser: Parser, argv: list[str], intermixed: bool = False
-                  ) -> argparse.Namespace | int:
-    """Parse ``argv``; an int is the exit status to return (a bad flag, or --help).
-
-    ``intermixed``: positional arguments may come between the flags (argparse's parse_intermixed_args).
-    """
-    return _parse(parser, argv, intermixed)
-
-
 def print_report(lines: Iterable[str]) -> None:
     """A text report on stdout, a line at a time, with any control character in it (from a file name, a
     feature's pattern, the text itself) written as an escape: it cannot move the cursor or clear the screen."""
@@ -395,8 +386,11 @@ def _json_ready(value: object) -> object:
     return value
 
 
-def _parse(parser: Parser, argv: list[str], intermixed: bool = False) -> argparse.Namespace | int:
-    """Parse ``argv``; return argparse's exit status instead of raising SystemExit."""
+def parse_or_exit(parser: Parser, argv: list[str], intermixed: bool = False) -> argparse.Namespace | int:
+    """Parse ``argv``; an int is the exit status to return (a bad flag, or --help), argparse's SystemExit caught.
+
+    ``intermixed``: positional arguments may come between the flags (argparse's parse_intermixed_args).
+    """
     argv = parser.join_dash_values(argv)
     try:
         return parser.parse_intermixed_args(argv) if intermixed else parser.parse_args(argv)
@@ -471,7 +465,7 @@ def explain(err: RnntuiError) -> str:
 def _train_command(argv: list[str]) -> int:
     """``rnntui train``: headless training or a gradient check."""
     parser = build_train_parser()
-    args = _parse(parser, argv)
+    args = parse_or_exit(parser, argv)
     if isinstance(args, int):
         return args
     try:
@@ -487,7 +481,7 @@ def _train_command(argv: list[str]) -> int:
 
 def _app_command(argv: list[str]) -> int:
     """``rnntui [FILE]``: open the session, then hand over to the debugger UI."""
-    args = _parse(build_app_parser(), argv)
+    args = parse_or_exit(build_app_parser(), argv)
     if isinstance(args, int):
         return args
     session = build_session(args)

@@ -111,12 +111,6 @@ class Config:
         """The fields as a plain dict (for checkpoints and logs)."""
         return dataclasses.asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, object]) -> "Config":
-        """Build a Config from a dict, ignoring unknown keys."""
-        names = set(field_names())
-        return cls(**{k: v for k, v in values.items() if k in names})
-
 
 def settings() -> tuple[tuple[str, Setting], ...]:
     """(field name, Setting) for every Config field, in declaration order."""

@@ -41,7 +41,7 @@ from .errors import RnntuiError
 from .jit import njit
 from .kernels import _exp, _sum, _tanh
 from .model import PARAM_NAMES
-from .record import FrozenMap, frozen
+from .record import frozen
 
 CHUNK_BYTES = 2 << 20  # a chunk's hs (n, H) and logits (n, V): about a core's L2, where the next readers find them
 MIN_CHUNK = 64  # characters; the smallest automatic chunk (huge vocabularies)
@@ -207,10 +207,6 @@ class Weights:
     @property
     def vocab_size(self) -> int:
         return self.Why.shape[0]
-
-    def as_params(self) -> Mapping[str, np.ndarray]:
-        """The five parameters keyed like ``Trainer.params`` (read-only)."""
-        return FrozenMap({name: getattr(self, name) for name in PARAM_NAMES})
 
 
 # --- what consumers receive -------------------------------------------------------

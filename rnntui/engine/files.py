@@ -287,18 +287,17 @@ def check_not_input(path: str | os.PathLike[str], what: str, inputs: Mapping[str
 
 
 def check_output(path: str | os.PathLike[str], what: str, protected: Mapping[str, str | os.PathLike[str]],
-                 is_ours: Callable[[Path], bool], ours: str, streams_ok: bool = False) -> Path:
+                 is_ours: Callable[[Path], bool], ours: str, streams_ok: bool = False) -> None:
     """Refuse, before any work, an output that cannot be written or whose writing would lose a file.
 
     It must be writable (:func:`check_writable`; a stream only with
     ``streams_ok``), not one of the ``protected`` files (those the run reads,
     by how messages name them), and an existing file there must be ``ours``
-    as ``is_ours`` decides (:func:`check_replaceable`). Returns the path to write.
+    as ``is_ours`` decides (:func:`check_replaceable`).
     """
-    target = check_writable(path, what, streams_ok)
+    check_writable(path, what, streams_ok)
     check_not_input(path, what, protected)
     check_replaceable(path, what, is_ours, ours)
-    return target
 
 
 def check_replaceable(path: str | os.PathLike[str], what: str, is_ours: Callable[[Path], bool], ours: str) -> None:

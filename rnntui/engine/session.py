@@ -236,11 +236,6 @@ class Session:
         return inputs, targets, hprev
 
     @property
-    def run_state(self) -> RunState:
-        """Running, stopped by the last step (or a failure), or paused (behind the front after time travel)."""
-        return RunState.running() if self.running else self.state_between_runs
-
-    @property
     def state_between_runs(self) -> RunState:
         """The state once no run goes on: stopped by the last step (or a failure), or paused."""
         timeline = self.timeline
